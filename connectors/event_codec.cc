@@ -1,0 +1,388 @@
+#include "absl/strings/string_view.h"
+#include "connectors/event_codec.h"
+
+#include <cmath>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/reflection.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace exportwatch {
+namespace {
+
+using v1::CloudUsageEvent;
+using v1::Event;
+using v1::ModelTransferEvent;
+using v1::Party;
+using v1::TradeEvent;
+
+constexpr absl::string_view kCountries =
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI "
+    "BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN "
+    "CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK "
+    "FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM "
+    "HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN "
+    "KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK "
+    "ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP "
+    "NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW "
+    "SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF "
+    "TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI "
+    "VN VU WF WS XK YE YT ZA ZM ZW";
+
+const absl::flat_hash_set<absl::string_view>& CountrySet() {
+  static const auto* set = [] {
+    auto* s = new absl::flat_hash_set<absl::string_view>();
+    for (size_t i = 0; i + 2 <= kCountries.size(); i += 3) {
+      s->insert(kCountries.substr(i, 2));
+    }
+    return s;
+  }();
+  return *set;
+}
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+// Rejects nesting deeper than `max_depth` without parsing: protobuf's JSON
+// parser recurses per level, so a hostile depth must never reach it.
+absl::Status CheckJsonDepth(absl::string_view json, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '{':
+      case '[':
+        if (++depth > max_depth) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("JSON nested deeper than ", max_depth, " levels"));
+        }
+        break;
+      case '}':
+      case ']':
+        --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Walks every string, repeated and double field: sizes bounded, numbers finite.
+absl::Status CheckShape(const google::protobuf::Message& msg,
+                        const DecodeLimits& limits, const std::string& path) {
+  const auto* refl = msg.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  refl->ListFields(msg, &fields);
+  for (const auto* f : fields) {
+    std::string name = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    using FD = google::protobuf::FieldDescriptor;
+    if (f->is_repeated()) {
+      int n = refl->FieldSize(msg, f);
+      if (n > limits.max_repeated) {
+        return Invalid(name, absl::StrCat("more than ", limits.max_repeated, " elements"));
+      }
+      for (int i = 0; i < n; ++i) {
+        std::string elem = absl::StrCat(name, "[", i, "]");
+        if (f->cpp_type() == FD::CPPTYPE_STRING) {
+          if (refl->GetRepeatedStringReference(msg, f, i, nullptr).size() >
+              limits.max_string_bytes) {
+            return Invalid(elem, absl::StrCat("string longer than ",
+                                              limits.max_string_bytes, " bytes"));
+          }
+        } else if (f->cpp_type() == FD::CPPTYPE_MESSAGE) {
+          RETURN_IF_ERROR(CheckShape(refl->GetRepeatedMessage(msg, f, i), limits, elem));
+        } else if (f->cpp_type() == FD::CPPTYPE_DOUBLE) {
+          if (!std::isfinite(refl->GetRepeatedDouble(msg, f, i))) {
+            return Invalid(elem, "not a finite number");
+          }
+        }
+      }
+      continue;
+    }
+    if (f->cpp_type() == FD::CPPTYPE_STRING) {
+      std::string scratch;
+      if (refl->GetStringReference(msg, f, &scratch).size() > limits.max_string_bytes) {
+        return Invalid(name, absl::StrCat("string longer than ", limits.max_string_bytes,
+                                          " bytes"));
+      }
+    } else if (f->cpp_type() == FD::CPPTYPE_MESSAGE) {
+      RETURN_IF_ERROR(CheckShape(refl->GetMessage(msg, f), limits, name));
+    } else if (f->cpp_type() == FD::CPPTYPE_DOUBLE) {
+      if (!std::isfinite(refl->GetDouble(msg, f))) return Invalid(name, "not a finite number");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCountry(absl::string_view field, const std::string& code,
+                          bool required = false) {
+  if (code.empty()) {
+    return required ? Invalid(field, "required") : absl::OkStatus();
+  }
+  if (!IsIsoCountry(code)) {
+    return Invalid(field, absl::StrCat("unknown country code '", code.substr(0, 8),
+                                       "' (ISO 3166-1 alpha-2 expected)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNonNegative(absl::string_view field, double v) {
+  return v < 0 ? Invalid(field, "must be >= 0") : absl::OkStatus();
+}
+
+absl::Status CheckEnvelope(const std::string& event_id,
+                           bool has_time, const google::protobuf::Timestamp& t) {
+  if (event_id.empty()) return Invalid("event_id", "required");
+  if (event_id.size() > 128) return Invalid("event_id", "longer than 128 characters");
+  if (!has_time) return Invalid("event_time", "required");
+  if (t.seconds() <= 0) return Invalid("event_time", "before 1970");
+  return absl::OkStatus();
+}
+
+absl::Status CheckParty(absl::string_view field, const Party& p) {
+  if (p.entity_id().empty() && p.name().empty()) {
+    return Invalid(field, "a party needs entity_id or name");
+  }
+  RETURN_IF_ERROR(CheckCountry(absl::StrCat(field, ".country"), p.country()));
+  RETURN_IF_ERROR(CheckCountry(absl::StrCat(field, ".hq_country"), p.hq_country()));
+  RETURN_IF_ERROR(CheckCountry(absl::StrCat(field, ".ultimate_parent_hq_country"),
+                               p.ultimate_parent_hq_country()));
+  if (!p.incorporated_on().empty()) {
+    absl::CivilDay day;
+    if (p.incorporated_on().size() != 10 ||
+        !absl::ParseCivilTime(p.incorporated_on(), &day)) {
+      return Invalid(absl::StrCat(field, ".incorporated_on"), "not a YYYY-MM-DD date");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTrade(const TradeEvent& e) {
+  RETURN_IF_ERROR(CheckEnvelope(e.event_id(), e.has_event_time(), e.event_time()));
+  if (e.has_exporter()) RETURN_IF_ERROR(CheckParty("exporter", e.exporter()));
+  if (e.has_purchaser()) RETURN_IF_ERROR(CheckParty("purchaser", e.purchaser()));
+  if (e.has_ultimate_consignee()) {
+    RETURN_IF_ERROR(CheckParty("ultimate_consignee", e.ultimate_consignee()));
+  }
+  if (e.has_end_user()) RETURN_IF_ERROR(CheckParty("end_user", e.end_user()));
+  for (int i = 0; i < e.intermediate_consignees_size(); ++i) {
+    RETURN_IF_ERROR(CheckParty(absl::StrCat("intermediate_consignees[", i, "]"),
+                               e.intermediate_consignees(i)));
+  }
+  RETURN_IF_ERROR(CheckCountry("destination_country", e.destination_country()));
+  for (int i = 0; i < e.route_size(); ++i) {
+    RETURN_IF_ERROR(CheckCountry(absl::StrCat("route[", i, "].country"),
+                                 e.route(i).country(), /*required=*/true));
+  }
+  for (int i = 0; i < e.items_size(); ++i) {
+    const auto& item = e.items(i);
+    if (item.quantity() <= 0) {
+      return Invalid(absl::StrCat("items[", i, "].quantity"), "must be a positive integer");
+    }
+    if (item.has_tpp_per_unit()) {
+      RETURN_IF_ERROR(
+          CheckNonNegative(absl::StrCat("items[", i, "].tpp_per_unit"), item.tpp_per_unit()));
+    }
+    if (item.chip_model().empty() && !item.has_tpp_per_unit()) {
+      return Invalid(absl::StrCat("items[", i, "]"), "needs chip_model or tpp_per_unit");
+    }
+  }
+  RETURN_IF_ERROR(CheckNonNegative("value_usd", e.value_usd()));
+  RETURN_IF_ERROR(CheckNonNegative("payment.amount_usd", e.payment().amount_usd()));
+  RETURN_IF_ERROR(CheckCountry("payment.payer_country", e.payment().payer_country()));
+  if (e.site().has_declared_power_mw()) {
+    RETURN_IF_ERROR(CheckNonNegative("site.declared_power_mw", e.site().declared_power_mw()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCloud(const CloudUsageEvent& e) {
+  RETURN_IF_ERROR(CheckEnvelope(e.event_id(), e.has_event_time(), e.event_time()));
+  RETURN_IF_ERROR(CheckCountry("datacenter_country", e.datacenter_country()));
+  if (e.has_tenant()) RETURN_IF_ERROR(CheckParty("tenant", e.tenant()));
+  if (e.accelerator_count() < 0) return Invalid("accelerator_count", "must be >= 0");
+  if (e.has_gpu_hours()) RETURN_IF_ERROR(CheckNonNegative("gpu_hours", e.gpu_hours()));
+  RETURN_IF_ERROR(CheckNonNegative("measured_ops", e.measured_ops()));
+  if (e.has_period_start() && e.has_period_end() &&
+      e.period_end().seconds() < e.period_start().seconds()) {
+    return Invalid("period_end", "before period_start");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateModel(const ModelTransferEvent& e) {
+  RETURN_IF_ERROR(CheckEnvelope(e.event_id(), e.has_event_time(), e.event_time()));
+  RETURN_IF_ERROR(CheckNonNegative("training_ops", e.training_ops()));
+  RETURN_IF_ERROR(CheckCountry("source_country", e.source_country()));
+  RETURN_IF_ERROR(CheckCountry("destination_country", e.destination_country()));
+  if (e.has_source_org()) RETURN_IF_ERROR(CheckParty("source_org", e.source_org()));
+  if (e.has_recipient()) RETURN_IF_ERROR(CheckParty("recipient", e.recipient()));
+  return absl::OkStatus();
+}
+
+// Parses strictly first so that unknown fields can be counted; on failure
+// parses again ignoring them, and only then reports the error.
+absl::Status ParseJson(absl::string_view json, google::protobuf::Message* msg,
+                       DecodeInfo* info) {
+  google::protobuf::util::JsonParseOptions strict;
+  auto s = google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), msg, strict);
+  if (s.ok()) return absl::OkStatus();
+  msg->Clear();
+  google::protobuf::util::JsonParseOptions lenient;
+  lenient.ignore_unknown_fields = true;
+  auto s2 = google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), msg, lenient);
+  if (!s2.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON: ", std::string(s2.message()).substr(0, 200)));
+  }
+  if (info) info->had_unknown_fields = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view StreamName(Stream stream) {
+  switch (stream) {
+    case Stream::kTrade:
+      return "trade";
+    case Stream::kCloudUsage:
+      return "cloud_usage";
+    case Stream::kModelTransfer:
+      return "model_transfer";
+  }
+  return "unknown";
+}
+
+bool IsIsoCountry(absl::string_view code) {
+  return code.size() == 2 && CountrySet().contains(code);
+}
+
+absl::StatusOr<ContentType> ParseContentType(absl::string_view header) {
+  if (header.empty() || header == "application/json" ||
+      header.substr(0, 17) == "application/json;") {
+    return ContentType::kJson;
+  }
+  if (header == "application/x-protobuf" || header == "application/protobuf") {
+    return ContentType::kProtobuf;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unsupported content-type '", header.substr(0, 64),
+      "' (application/json or application/x-protobuf)"));
+}
+
+absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payload,
+                         const DecodeLimits& limits, Event* out, DecodeInfo* info) {
+  if (payload.size() > limits.max_record_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record of ", payload.size(), " bytes exceeds the limit of ",
+        limits.max_record_bytes));
+  }
+  if (payload.empty()) return absl::InvalidArgumentError("empty record");
+  out->Clear();
+  google::protobuf::Message* msg = nullptr;
+  switch (stream) {
+    case Stream::kTrade:
+      msg = out->mutable_trade();
+      break;
+    case Stream::kCloudUsage:
+      msg = out->mutable_cloud_usage();
+      break;
+    case Stream::kModelTransfer:
+      msg = out->mutable_model_transfer();
+      break;
+  }
+  if (type == ContentType::kJson) {
+    RETURN_IF_ERROR(CheckJsonDepth(payload, limits.max_json_depth));
+    RETURN_IF_ERROR(ParseJson(payload, msg, info));
+  } else {
+    // Binary protobuf: nesting is bounded by the schema (no recursive
+    // messages), sizes by max_record_bytes.
+    if (!msg->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+      return absl::InvalidArgumentError("invalid protobuf");
+    }
+    if (info && !msg->GetReflection()->GetUnknownFields(*msg).empty()) {
+      info->had_unknown_fields = true;
+    }
+  }
+  return ValidateEvent(*out, limits);
+}
+
+absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits,
+                              Event* out, DecodeInfo* info) {
+  if (line.size() > limits.max_record_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line of ", line.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
+  }
+  out->Clear();
+  RETURN_IF_ERROR(CheckJsonDepth(line, limits.max_json_depth + 1));
+  RETURN_IF_ERROR(ParseJson(line, out, info));
+  if (out->kind_case() == Event::KIND_NOT_SET) {
+    return absl::InvalidArgumentError(
+        "line must wrap the event: {\"trade\": ...}, {\"cloud_usage\": ...} or "
+        "{\"model_transfer\": ...}");
+  }
+  return ValidateEvent(*out, limits);
+}
+
+absl::Status ValidateEvent(const Event& event, const DecodeLimits& limits) {
+  RETURN_IF_ERROR(CheckShape(event, limits, ""));
+  switch (event.kind_case()) {
+    case Event::kTrade:
+      return ValidateTrade(event.trade());
+    case Event::kCloudUsage:
+      return ValidateCloud(event.cloud_usage());
+    case Event::kModelTransfer:
+      return ValidateModel(event.model_transfer());
+    case Event::KIND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError("no event");
+}
+
+absl::string_view EventId(const Event& event) {
+  switch (event.kind_case()) {
+    case Event::kTrade:
+      return event.trade().event_id();
+    case Event::kCloudUsage:
+      return event.cloud_usage().event_id();
+    case Event::kModelTransfer:
+      return event.model_transfer().event_id();
+    case Event::KIND_NOT_SET:
+      break;
+  }
+  return {};
+}
+
+int64_t EventTimeSeconds(const Event& event) {
+  switch (event.kind_case()) {
+    case Event::kTrade:
+      return event.trade().event_time().seconds();
+    case Event::kCloudUsage:
+      return event.cloud_usage().event_time().seconds();
+    case Event::kModelTransfer:
+      return event.model_transfer().event_time().seconds();
+    case Event::KIND_NOT_SET:
+      break;
+  }
+  return 0;
+}
+
+}  // namespace exportwatch

@@ -1,0 +1,72 @@
+// Decoding and validation of input records (shared/contract/EVENTS.md).
+//
+// Everything here treats its input as hostile: sizes and nesting are checked
+// before the parser sees the bytes, every field the contract constrains is
+// validated, and every failure is an INVALID_ARGUMENT whose message is the
+// reason written on the dead letter.
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "exportwatch/v1/events.pb.h"
+
+namespace exportwatch {
+
+enum class Stream { kTrade, kCloudUsage, kModelTransfer };
+enum class ContentType { kJson, kProtobuf };
+
+absl::string_view StreamName(Stream stream);
+
+struct DecodeLimits {
+  // Records larger than this are rejected before parsing. Default 1 MiB.
+  size_t max_record_bytes = 1 << 20;
+  // Deepest JSON nesting accepted (objects and arrays). The deepest valid
+  // event nests 4 levels; default 16.
+  int max_json_depth = 16;
+  // Longest string field, in bytes. Default 4 KiB (contract).
+  size_t max_string_bytes = 4096;
+  // Most elements in any one repeated field. Default 10,000.
+  int max_repeated = 10000;
+};
+
+// Outcome details that are not errors.
+struct DecodeInfo {
+  // The record carried fields the schema does not know (ignored, counted).
+  bool had_unknown_fields = false;
+};
+
+// `header` is the record's content-type header; empty means JSON.
+[[nodiscard]] absl::StatusOr<ContentType> ParseContentType(absl::string_view header);
+
+// Decodes one record of `stream` into the matching member of `out` and
+// validates it. On error `out` is unspecified.
+[[nodiscard]] absl::Status DecodeEvent(Stream stream, ContentType type,
+                                       absl::string_view payload,
+                                       const DecodeLimits& limits,
+                                       v1::Event* out, DecodeInfo* info);
+
+// Decodes one line of a replay file: {"trade": {...}} | {"cloud_usage": ...}
+// | {"model_transfer": ...}, and validates it.
+[[nodiscard]] absl::Status DecodeReplayLine(absl::string_view line,
+                                            const DecodeLimits& limits,
+                                            v1::Event* out, DecodeInfo* info);
+
+// Validates a decoded event against the contract.
+[[nodiscard]] absl::Status ValidateEvent(const v1::Event& event,
+                                         const DecodeLimits& limits);
+
+// ISO 3166-1 alpha-2 (upper case), plus XK (Kosovo, user-assigned but in
+// use on screening lists).
+bool IsIsoCountry(absl::string_view code);
+
+// The event's envelope fields, whatever its stream.
+absl::string_view EventId(const v1::Event& event);
+int64_t EventTimeSeconds(const v1::Event& event);
+
+}  // namespace exportwatch

@@ -1,0 +1,78 @@
+#include "absl/strings/string_view.h"
+#include "connectors/file_io.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace exportwatch {
+
+absl::StatusOr<std::unique_ptr<LineReader>> LineReader::Open(const std::string& path,
+                                                             size_t max_line_bytes) {
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  return std::unique_ptr<LineReader>(new LineReader(f, max_line_bytes));
+}
+
+LineReader::~LineReader() {
+  if (f_ && f_ != stdin) std::fclose(f_);
+}
+
+bool LineReader::Next(std::string* line, absl::Status* line_status) {
+  line->clear();
+  *line_status = absl::OkStatus();
+  bool too_long = false;
+  size_t length = 0;
+  int c;
+  bool any = false;
+  while ((c = std::fgetc(f_)) != EOF) {
+    any = true;
+    if (c == '\n') break;
+    ++length;
+    if (length > max_) {
+      too_long = true;
+      line->clear();
+      continue;
+    }
+    line->push_back(static_cast<char>(c));
+  }
+  if (!any) return false;
+  ++line_number_;
+  if (!line->empty() && line->back() == '\r') line->pop_back();
+  if (too_long) {
+    *line_status = absl::InvalidArgumentError(
+        absl::StrCat("line of ", length, " bytes exceeds the limit of ", max_));
+  }
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<LineWriter>> LineWriter::Open(const std::string& path) {
+  std::FILE* f = path == "-" ? stdout : std::fopen(path.c_str(), "wb");
+  if (f == nullptr) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return std::unique_ptr<LineWriter>(new LineWriter(f));
+}
+
+LineWriter::~LineWriter() { (void)Close(); }
+
+absl::Status LineWriter::Write(absl::string_view line) {
+  if (f_ == nullptr) return absl::FailedPreconditionError("writer closed");
+  if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fputc('\n', f_) == EOF) {
+    return absl::DataLossError(absl::StrCat("write failed: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LineWriter::Close() {
+  if (f_ == nullptr) return absl::OkStatus();
+  int rc = f_ == stdout ? std::fflush(f_) : std::fclose(f_);
+  f_ = nullptr;
+  return rc == 0 ? absl::OkStatus() : absl::DataLossError("close failed");
+}
+
+}  // namespace exportwatch

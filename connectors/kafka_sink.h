@@ -1,0 +1,59 @@
+// KafkaSink: an idempotent producer with an explicit flush barrier.
+//
+// Thread-safe: Produce may be called from any thread. Flush() waits for every
+// record produced before it and reports whether any of them failed, which is
+// what lets the processor persist its offsets only after its outputs are
+// durable in Kafka.
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "connectors/kafka_types.h"
+
+namespace exportwatch {
+
+struct KafkaSinkOptions {
+  // bootstrap.servers. Required.
+  std::string brokers;
+  // linger.ms: how long records wait to be batched. Default 2.
+  int linger_ms = 2;
+  // Extra librdkafka properties, applied last. Default none.
+  KafkaConfig config;
+};
+
+class KafkaSink {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(
+      const KafkaSinkOptions& options);
+  virtual ~KafkaSink() = default;
+
+  // Queues one record; partition -1 means by key hash (librdkafka's default
+  // murmur2, the same as the Java client).
+  [[nodiscard]] virtual absl::Status Produce(absl::string_view topic, absl::string_view key,
+                                             absl::string_view value,
+                                             const std::vector<Header>& headers = {},
+                                             int32_t partition = -1) = 0;
+
+  // Waits until every queued record is acknowledged; an error if any record
+  // since the previous Flush failed for good, or on timeout.
+  [[nodiscard]] virtual absl::Status Flush(absl::Duration timeout) = 0;
+
+  // The number of partitions of `topic` (from metadata).
+  [[nodiscard]] virtual absl::StatusOr<int> PartitionCount(absl::string_view topic,
+                                                           absl::Duration timeout) = 0;
+
+  // Creates the topics that do not exist yet (admin API). Existing ones are
+  // left as they are.
+  [[nodiscard]] virtual absl::Status EnsureTopics(
+      const std::vector<std::pair<std::string, int>>& topics_and_partitions,
+      absl::Duration timeout) = 0;
+};
+
+}  // namespace exportwatch

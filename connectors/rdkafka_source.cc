@@ -1,0 +1,244 @@
+// librdkafka implementation of KafkaSource (C API: batch consumption without
+// per-message C++ wrappers).
+#include "absl/strings/string_view.h"
+#include <librdkafka/rdkafka.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "connectors/kafka_source.h"
+#include "connectors/rdkafka_util.h"
+
+namespace exportwatch {
+namespace {
+
+std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  for (int i = 0; i < list->cnt; ++i) {
+    out.push_back({list->elems[i].topic, list->elems[i].partition});
+  }
+  return out;
+}
+
+class RdKafkaSource final : public KafkaSource {
+ public:
+  RdKafkaSource(RebalanceListener* listener, int max_batch)
+      : listener_(listener), max_batch_(max_batch) {
+    msgs_.resize(max_batch);
+  }
+
+  ~RdKafkaSource() override {
+    Close();
+    ReleaseMessages();
+    if (queue_) rd_kafka_queue_destroy(queue_);
+    if (rk_) rd_kafka_destroy(rk_);
+  }
+
+  absl::Status Init(const KafkaSourceOptions& o) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    KafkaConfig props = {
+        {"bootstrap.servers", o.brokers},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"enable.partition.eof", "false"},
+        // Cooperative: partitions that stay with a member never stop.
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"fetch.wait.max.ms", "20"},
+        {"queued.max.messages.kbytes", "65536"},
+    };
+    if (!o.group_id.empty()) props["group.id"] = o.group_id;
+    else props["group.id"] = "exportwatch-unused";
+    for (const auto& [k, v] : o.config) props[k] = v;
+    if (auto s = rdk::SetAll(conf, props); !s.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return s;
+    }
+    rd_kafka_conf_set_opaque(conf, this);
+    if (listener_ != nullptr && o.assign.empty()) {
+      rd_kafka_conf_set_rebalance_cb(conf, &RdKafkaSource::RebalanceTrampoline);
+    }
+    char errstr[512];
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (rk_ == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", errstr));
+    }
+    rd_kafka_poll_set_consumer(rk_);
+    queue_ = rd_kafka_queue_get_consumer(rk_);
+    if (!o.assign.empty()) {
+      rd_kafka_topic_partition_list_t* list =
+          rd_kafka_topic_partition_list_new(static_cast<int>(o.assign.size()));
+      for (const auto& po : o.assign) {
+        auto* e = rd_kafka_topic_partition_list_add(list, po.tp.topic.c_str(), po.tp.partition);
+        e->offset = po.offset < 0 ? RD_KAFKA_OFFSET_BEGINNING : po.offset;
+      }
+      rd_kafka_resp_err_t err = rd_kafka_assign(rk_, list);
+      rd_kafka_topic_partition_list_destroy(list);
+      return rdk::ToStatus(err, "assign");
+    }
+    rd_kafka_topic_partition_list_t* topics =
+        rd_kafka_topic_partition_list_new(static_cast<int>(o.topics.size()));
+    for (const auto& t : o.topics) {
+      rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    return rdk::ToStatus(err, "subscribe");
+  }
+
+  absl::StatusOr<std::vector<Record>> Poll(absl::Duration timeout) override {
+    ReleaseMessages();
+    if (!listener_error_.ok()) return listener_error_;
+    ssize_t n = rd_kafka_consume_batch_queue(
+        queue_, static_cast<int>(absl::ToInt64Milliseconds(timeout)), msgs_.data(),
+        msgs_.size());
+    if (!listener_error_.ok()) {
+      held_ = n > 0 ? static_cast<size_t>(n) : 0;
+      return listener_error_;
+    }
+    std::vector<Record> out;
+    if (n <= 0) return out;
+    held_ = static_cast<size_t>(n);
+    out.reserve(held_);
+    for (size_t i = 0; i < held_; ++i) {
+      rd_kafka_message_t* m = msgs_[i];
+      if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+          char buf[256];
+          rd_kafka_fatal_error(rk_, buf, sizeof(buf));
+          return absl::InternalError(absl::StrCat("fatal consumer error: ", buf));
+        }
+        // Transient (broker down, rebalance in progress): librdkafka retries.
+        continue;
+      }
+      Record r;
+      r.topic = rd_kafka_topic_name(m->rkt);
+      r.partition = m->partition;
+      r.offset = m->offset;
+      r.key = absl::string_view(static_cast<const char*>(m->key), m->key_len);
+      r.value = absl::string_view(static_cast<const char*>(m->payload), m->len);
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const void* val = nullptr;
+        size_t size = 0;
+        if (rd_kafka_header_get_last(hdrs, "content-type", &val, &size) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            val != nullptr) {
+          r.content_type = absl::string_view(static_cast<const char*>(val), size);
+        }
+      }
+      r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+      out.push_back(r);
+    }
+    return out;
+  }
+
+  absl::Status Commit(const std::vector<PartitionOffset>& offsets) override {
+    if (offsets.empty()) return absl::OkStatus();
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+    for (const auto& po : offsets) {
+      rd_kafka_topic_partition_list_add(list, po.tp.topic.c_str(), po.tp.partition)->offset =
+          po.offset;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, /*async=*/0);
+    rd_kafka_topic_partition_list_destroy(list);
+    return rdk::ToStatus(err, "commit offsets");
+  }
+
+  void Close() override {
+    if (closed_ || rk_ == nullptr) return;
+    closed_ = true;
+    ReleaseMessages();
+    rd_kafka_consumer_close(rk_);
+  }
+
+  std::vector<TopicPartition> Assignment() override {
+    rd_kafka_topic_partition_list_t* list = nullptr;
+    std::vector<TopicPartition> out;
+    if (rd_kafka_assignment(rk_, &list) == RD_KAFKA_RESP_ERR_NO_ERROR && list) {
+      out = ToVector(list);
+      rd_kafka_topic_partition_list_destroy(list);
+    }
+    return out;
+  }
+
+ private:
+  static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    static_cast<RdKafkaSource*>(opaque)->OnRebalance(rk, err, parts);
+  }
+
+  void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                   rd_kafka_topic_partition_list_t* parts) {
+    bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      auto offsets = listener_->OnAssigned(ToVector(parts));
+      if (!offsets.ok()) {
+        listener_error_ = offsets.status();
+        // Take nothing: another member can have these partitions.
+        if (cooperative) {
+          rd_kafka_incremental_unassign(rk, parts);
+        } else {
+          rd_kafka_assign(rk, nullptr);
+        }
+        return;
+      }
+      for (const auto& po : *offsets) {
+        auto* e = rd_kafka_topic_partition_list_find(parts, po.tp.topic.c_str(), po.tp.partition);
+        if (e != nullptr) e->offset = po.offset < 0 ? RD_KAFKA_OFFSET_STORED : po.offset;
+      }
+      rd_kafka_error_t* e = nullptr;
+      if (cooperative) {
+        e = rd_kafka_incremental_assign(rk, parts);
+      } else {
+        rd_kafka_assign(rk, parts);
+      }
+      if (e != nullptr) {
+        listener_error_ = absl::InternalError(
+            absl::StrCat("incremental assign: ", rd_kafka_error_string(e)));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      listener_->OnRevoked(ToVector(parts));
+      if (cooperative) {
+        rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts);
+        if (e != nullptr) rd_kafka_error_destroy(e);
+      } else {
+        rd_kafka_assign(rk, nullptr);
+      }
+    }
+  }
+
+  void ReleaseMessages() {
+    for (size_t i = 0; i < held_; ++i) rd_kafka_message_destroy(msgs_[i]);
+    held_ = 0;
+  }
+
+  RebalanceListener* listener_;
+  int max_batch_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_queue_t* queue_ = nullptr;
+  std::vector<rd_kafka_message_t*> msgs_;
+  size_t held_ = 0;
+  bool closed_ = false;
+  absl::Status listener_error_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(
+    const KafkaSourceOptions& options, RebalanceListener* listener) {
+  if (options.brokers.empty()) return absl::InvalidArgumentError("no brokers given");
+  if (options.assign.empty() && options.group_id.empty()) {
+    return absl::InvalidArgumentError("a group id is required to subscribe");
+  }
+  if (options.max_batch <= 0) return absl::InvalidArgumentError("max_batch must be > 0");
+  auto source = std::make_unique<RdKafkaSource>(listener, options.max_batch);
+  RETURN_IF_ERROR(source->Init(options));
+  return source;
+}
+
+}  // namespace exportwatch

@@ -1,0 +1,53 @@
+// exportwatch: one program, one subcommand per role (shared/contract/ALERTS.md).
+#include "absl/strings/string_view.h"
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+#include "processor/cli/commands.h"
+
+namespace {
+
+constexpr absl::string_view kUsage = R"(usage: exportwatch COMMAND [flags]
+
+Real-time AI-compute export-control compliance over Kafka.
+
+commands:
+  dev          everything on one machine: embedded broker, processor, alert service,
+               synthetic traffic; alerts printed as they are raised
+  processor    the detection pipeline, against a Kafka cluster (--brokers)
+  alertd       the alert service (gRPC), against a Kafka cluster (--brokers)
+  replay       the detection engine over a JSON-lines file
+  gen          the synthetic producer (baseline traffic plus labelled violations)
+  tail         a terminal subscriber to the alert service
+  mock-broker  an embedded Kafka-protocol broker on loopback, for tests and demos
+
+'exportwatch COMMAND --help' describes each.
+)";
+
+struct Command {
+  absl::string_view name;
+  int (*run)(int, char**);
+};
+
+constexpr Command kCommands[] = {
+    {"dev", exportwatch::cli::RunDev},          {"processor", exportwatch::cli::RunProcessor},
+    {"alertd", exportwatch::cli::RunAlertd},    {"replay", exportwatch::cli::RunReplay},
+    {"gen", exportwatch::cli::RunGen},          {"tail", exportwatch::cli::RunTail},
+    {"mock-broker", exportwatch::cli::RunMockBroker},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  for (const auto& c : kCommands) {
+    if (c.name == argv[1]) return c.run(argc, argv);
+  }
+  std::cerr << "exportwatch: unknown command '" << argv[1] << "'\n\n" << kUsage;
+  return 2;
+}

@@ -1,0 +1,344 @@
+#include "absl/strings/string_view.h"
+#include "processor/pipeline.h"
+
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
+#include "exportwatch/v1/internal.pb.h"
+#include "processor/detection_engine.h"
+#include "processor/json.h"
+#include "state/rocksdb_state_store.h"
+
+namespace exportwatch {
+namespace {
+
+constexpr absl::Duration kPollTimeout = absl::Milliseconds(100);
+constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
+
+void LogError(absl::string_view stage, const absl::Status& s) {
+  std::cerr << "processor/" << stage << ": " << s << "\n";
+}
+
+// Produces `send` until Kafka has every record, retrying a failed flush
+// (outputs are idempotent: ids are deterministic), unless stopped.
+absl::Status ProduceDurably(KafkaSink& sink, const std::atomic<bool>& stop,
+                            ProcessorMetrics& m, absl::string_view stage,
+                            const std::function<absl::Status()>& send) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    absl::Status s = send();
+    if (s.ok()) s = sink.Flush(kFlushTimeout);
+    if (s.ok()) return s;
+    LogError(stage, s);
+    ++m.kafka_retries;
+    if (stop.load()) return absl::CancelledError("stopped before outputs were durable");
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+class IngestStage {
+ public:
+  IngestStage(const ProcessorOptions& o, KafkaSink* sink, const DetectionEngine* engine,
+              ProcessorMetrics* m)
+      : o_(o), sink_(sink), engine_(engine), m_(*m) {
+    stream_of_[o.topics.trade] = Stream::kTrade;
+    stream_of_[o.topics.cloud_usage] = Stream::kCloudUsage;
+    stream_of_[o.topics.model_transfers] = Stream::kModelTransfer;
+  }
+
+  absl::Status Run(const std::atomic<bool>& stop) {
+    KafkaSourceOptions so;
+    so.brokers = o_.brokers;
+    so.group_id = absl::StrCat(o_.group_prefix, "-ingest");
+    so.topics = {o_.topics.trade, o_.topics.cloud_usage, o_.topics.model_transfers};
+    so.max_batch = o_.max_batch;
+    so.config = o_.kafka_config;
+    NoopListener listener;
+    ASSIGN_OR_RETURN(auto source, KafkaSource::Create(so, &listener));
+    absl::Status result;
+    while (!stop.load()) {
+      auto records = source->Poll(kPollTimeout);
+      if (!records.ok()) {
+        result = records.status();
+        break;
+      }
+      if (records->empty()) continue;
+      absl::Status s = HandleBatch(*records, stop);
+      if (!s.ok()) {
+        result = s;
+        break;
+      }
+      std::vector<PartitionOffset> offsets;
+      for (const auto& [tp, next] : next_offsets_) offsets.push_back({tp, next});
+      next_offsets_.clear();
+      // A failed commit only means re-delivery, which the design absorbs.
+      if (auto c = source->Commit(offsets); !c.ok()) LogError("ingest commit", c);
+    }
+    source->Close();
+    return result;
+  }
+
+ private:
+  class NoopListener final : public RebalanceListener {
+   public:
+    absl::StatusOr<std::vector<PartitionOffset>> OnAssigned(
+        const std::vector<TopicPartition>& parts) override {
+      std::vector<PartitionOffset> out;
+      for (const auto& tp : parts) out.push_back({tp, -1});  // the group's offsets
+      return out;
+    }
+    void OnRevoked(const std::vector<TopicPartition>&) override {}
+  };
+
+  struct Output {
+    std::string topic, key, value;
+    std::vector<Header> headers;
+  };
+
+  absl::Status HandleBatch(const std::vector<Record>& records, const std::atomic<bool>& stop) {
+    outputs_.clear();
+    absl::Time now = absl::Now();
+    for (const Record& r : records) {
+      ++m_.records_in;
+      next_offsets_[{std::string(r.topic), r.partition}] = r.offset + 1;
+      absl::Status s;
+      DecodeInfo info;
+      auto stream = stream_of_.find(r.topic);
+      auto type = ParseContentType(r.content_type);
+      if (stream == stream_of_.end()) {
+        s = absl::InvalidArgumentError(absl::StrCat("unexpected topic ", r.topic));
+      } else if (!type.ok()) {
+        s = type.status();
+      } else {
+        s = DecodeEvent(stream->second, *type, r.value, o_.limits, &event_, &info);
+      }
+      if (!s.ok()) {
+        ++m_.dead_letters;
+        outputs_.push_back(
+            {o_.topics.dead_letters, std::string(r.key), std::string(r.value),
+             {{"error", std::string(s.message())},
+              {"source-topic", std::string(r.topic)},
+              {"source-partition", absl::StrCat(r.partition)},
+              {"source-offset", absl::StrCat(r.offset)},
+              {"content-type", std::string(r.content_type)}}});
+        continue;
+      }
+      ++m_.events_valid;
+      if (info.had_unknown_fields) ++m_.unknown_fields;
+      alerts_.clear();
+      facts_.clear();
+      engine_->Inspect(event_, now, &alerts_, &facts_);
+      for (auto& a : alerts_) {
+        outputs_.push_back({o_.topics.alerts, a.alert_id(), ToJson(a),
+                            {{"content-type", "application/json"}}});
+      }
+      for (auto& f : facts_) {
+        v1::Fact fact;
+        fact.set_rule_id(f.rule_id);
+        fact.set_key(f.key);
+        *fact.mutable_event() = event_;
+        fact.set_source_topic(std::string(r.topic));
+        fact.set_source_partition(r.partition);
+        fact.set_source_offset(r.offset);
+        outputs_.push_back({o_.topics.facts, f.key, fact.SerializeAsString(), {}});
+      }
+    }
+    uint64_t n_alerts = 0, n_facts = 0;
+    for (const auto& out : outputs_) {
+      if (out.topic == o_.topics.alerts) ++n_alerts;
+      if (out.topic == o_.topics.facts) ++n_facts;
+    }
+    RETURN_IF_ERROR(ProduceDurably(*sink_, stop, m_, "ingest", [&]() -> absl::Status {
+      for (const auto& out : outputs_) {
+        RETURN_IF_ERROR(sink_->Produce(out.topic, out.key, out.value, out.headers));
+      }
+      return absl::OkStatus();
+    }));
+    m_.alerts_out += n_alerts;
+    m_.facts_out += n_facts;
+    return absl::OkStatus();
+  }
+
+  const ProcessorOptions& o_;
+  KafkaSink* sink_;
+  const DetectionEngine* engine_;
+  ProcessorMetrics& m_;
+  std::map<std::string, Stream, std::less<>> stream_of_;
+  std::map<TopicPartition, int64_t> next_offsets_;
+  std::vector<Output> outputs_;
+  v1::Event event_;
+  std::vector<v1::Alert> alerts_;
+  std::vector<FactOut> facts_;
+};
+
+class StatefulStage final : public RebalanceListener {
+ public:
+  StatefulStage(const ProcessorOptions& o, KafkaSink* sink, const DetectionEngine* engine,
+                StateStore* store, ProcessorMetrics* m)
+      : o_(o),
+        sink_(sink),
+        engine_(engine),
+        state_(store, o.policy->proto().dedup_retention_seconds()),
+        m_(*m) {}
+
+  absl::StatusOr<std::vector<PartitionOffset>> OnAssigned(
+      const std::vector<TopicPartition>& parts) override {
+    std::vector<PartitionOffset> out;
+    for (const auto& tp : parts) {
+      ASSIGN_OR_RETURN(int64_t next, state_.StoredOffset(tp.partition, tp.topic));
+      // Never committed: the start of the log (auto.offset.reset=earliest).
+      out.push_back({tp, next});
+    }
+    return out;
+  }
+  // Every batch is committed before the next poll, so nothing is pending.
+  void OnRevoked(const std::vector<TopicPartition>&) override {}
+
+  absl::Status Run(const std::atomic<bool>& stop) {
+    KafkaSourceOptions so;
+    so.brokers = o_.brokers;
+    so.group_id = absl::StrCat(o_.group_prefix, "-stateful");
+    so.topics = {o_.topics.facts};
+    so.max_batch = o_.max_batch;
+    so.config = o_.kafka_config;
+    ASSIGN_OR_RETURN(auto source, KafkaSource::Create(so, this));
+    absl::Status result;
+    while (!stop.load()) {
+      auto records = source->Poll(kPollTimeout);
+      if (!records.ok()) {
+        result = records.status();
+        break;
+      }
+      if (records->empty()) continue;
+      absl::Status s = HandleBatch(*records, stop);
+      if (!s.ok()) {
+        state_.Abort();
+        result = s;
+        break;
+      }
+    }
+    source->Close();
+    return result;
+  }
+
+ private:
+  absl::Status HandleBatch(const std::vector<Record>& records, const std::atomic<bool>& stop) {
+    alerts_.clear();
+    absl::Time now = absl::Now();
+    for (const Record& r : records) {
+      state_.SetOffset(r.partition, r.topic, r.offset + 1);
+      v1::Fact fact;
+      if (!fact.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
+        // Only this process writes the facts topic; count and move on.
+        LogError("stateful", absl::DataLossError(absl::StrCat(
+                                 "unreadable fact at ", r.topic, "/", r.partition, "@", r.offset)));
+        continue;
+      }
+      ASSIGN_OR_RETURN(bool applied, engine_->Apply(r.partition, fact.rule_id(), fact.key(),
+                                                    fact.event(), now, state_, &alerts_));
+      if (applied) {
+        ++m_.facts_applied;
+      } else {
+        ++m_.facts_duplicate;
+      }
+    }
+    if (!alerts_.empty()) {
+      RETURN_IF_ERROR(ProduceDurably(*sink_, stop, m_, "stateful", [&]() -> absl::Status {
+        for (const auto& a : alerts_) {
+          RETURN_IF_ERROR(sink_->Produce(o_.topics.alerts, a.alert_id(), ToJson(a),
+                                         {{"content-type", "application/json"}}));
+        }
+        return absl::OkStatus();
+      }));
+      m_.alerts_out += alerts_.size();
+    }
+    RETURN_IF_ERROR(state_.Commit());
+    ++m_.batches_committed;
+    return absl::OkStatus();
+  }
+
+  const ProcessorOptions& o_;
+  KafkaSink* sink_;
+  const DetectionEngine* engine_;
+  TaskState state_;
+  ProcessorMetrics& m_;
+  std::vector<v1::Alert> alerts_;
+};
+
+class KafkaProcessor final : public Processor {
+ public:
+  explicit KafkaProcessor(ProcessorOptions o) : o_(std::move(o)), engine_(o_.policy) {}
+
+  absl::Status Init() {
+    KafkaSinkOptions sink_opts;
+    sink_opts.brokers = o_.brokers;
+    sink_opts.config = o_.kafka_config;
+    ASSIGN_OR_RETURN(sink_, KafkaSink::Create(sink_opts));
+    if (o_.create_topics) {
+      RETURN_IF_ERROR(sink_->EnsureTopics({{o_.topics.trade, 4},
+                                           {o_.topics.cloud_usage, 4},
+                                           {o_.topics.model_transfers, 1},
+                                           {o_.topics.alerts, 1},
+                                           {o_.topics.dead_letters, 1},
+                                           {o_.topics.facts, o_.facts_partitions}},
+                                          absl::Seconds(10)));
+    }
+    RocksDbStateStoreOptions so;
+    so.path = o_.state_dir;
+    ASSIGN_OR_RETURN(store_, OpenRocksDbStateStore(so));
+    return absl::OkStatus();
+  }
+
+  absl::Status Run(const std::atomic<bool>& stop) override {
+    // Either stage failing stops the other.
+    std::atomic<bool> local_stop{false};
+    auto watch = [&] { return stop.load() || local_stop.load(); };
+    std::atomic<bool> combined{false};
+    absl::Status ingest_status, stateful_status;
+    IngestStage ingest(o_, sink_.get(), &engine_, &metrics_);
+    StatefulStage stateful(o_, sink_.get(), &engine_, store_.get(), &metrics_);
+    std::thread t1([&] {
+      ingest_status = ingest.Run(combined);
+      local_stop = true;
+    });
+    std::thread t2([&] {
+      stateful_status = stateful.Run(combined);
+      local_stop = true;
+    });
+    while (!watch()) absl::SleepFor(absl::Milliseconds(50));
+    combined = true;
+    t1.join();
+    t2.join();
+    if (!ingest_status.ok()) return ingest_status;
+    return stateful_status;
+  }
+
+  const ProcessorMetrics& metrics() const override { return metrics_; }
+
+ private:
+  ProcessorOptions o_;
+  DetectionEngine engine_;
+  std::unique_ptr<KafkaSink> sink_;
+  std::unique_ptr<StateStore> store_;
+  ProcessorMetrics metrics_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Processor>> Processor::Create(ProcessorOptions options) {
+  if (options.brokers.empty()) return absl::InvalidArgumentError("--brokers is required");
+  if (options.state_dir.empty()) return absl::InvalidArgumentError("a state directory is required");
+  if (options.policy == nullptr) return absl::InvalidArgumentError("a policy is required");
+  auto p = std::make_unique<KafkaProcessor>(std::move(options));
+  RETURN_IF_ERROR(p->Init());
+  return p;
+}
+
+}  // namespace exportwatch

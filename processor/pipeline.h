@@ -1,0 +1,88 @@
+// Processor: the two stages of detection over Kafka.
+//
+//   raw topics ──> IngestStage ──> facts topic (keyed) ──> StatefulStage ──> alerts
+//                      │ bad records -> dead-letters           │ RocksDB (TaskState)
+//                      └─ stateless alerts ─────────────────────> alerts
+//
+// Threads: one per stage, each owning its consumer; a shared idempotent
+// producer. Delivery protocol (why a crash anywhere is safe):
+//  - Ingest: decode a poll batch, produce its alerts, dead letters and facts,
+//    Flush until Kafka has them all, then commit the input offsets to the
+//    group. A crash before the commit re-reads the batch: re-produced facts
+//    are dropped by the stateful stage's event-id dedup, re-produced alerts
+//    carry the same deterministic alert_id and are dropped by alertd.
+//  - Stateful: apply a poll batch to an in-memory overlay of the state,
+//    produce and Flush its alerts, then write the state changes, the dedup
+//    marks and the next input offsets in one RocksDB batch. Offsets are taken
+//    from that store on assignment, never from the group. A crash before the
+//    write re-applies the batch to the old state: same alerts, same ids.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "connectors/event_codec.h"
+#include "connectors/kafka_types.h"
+#include "processor/policy/policy.h"
+
+namespace exportwatch {
+
+struct TopicNames {
+  std::string trade = "trade-events";
+  std::string cloud_usage = "cloud-usage";
+  std::string model_transfers = "model-transfers";
+  std::string alerts = "alerts";
+  std::string dead_letters = "dead-letters";
+  // Internal repartition topic between the stages.
+  std::string facts = "exportwatch-facts";
+};
+
+struct ProcessorOptions {
+  // bootstrap.servers. Required.
+  std::string brokers;
+  // Extra librdkafka properties for every client. Default none.
+  KafkaConfig kafka_config;
+  TopicNames topics;
+  // Consumer groups are <prefix>-ingest and <prefix>-stateful. Default
+  // "exportwatch".
+  std::string group_prefix = "exportwatch";
+  // RocksDB directory of this instance's shards. Required.
+  std::string state_dir;
+  // Required.
+  std::shared_ptr<const Policy> policy;
+  // Records per poll. Default 2000.
+  int max_batch = 2000;
+  // Partitions of the facts topic when the processor creates it. Default 8.
+  int facts_partitions = 8;
+  // Create missing topics at start (admin API). Default true.
+  bool create_topics = true;
+  DecodeLimits limits;
+};
+
+struct ProcessorMetrics {
+  std::atomic<uint64_t> records_in{0};
+  std::atomic<uint64_t> events_valid{0};
+  std::atomic<uint64_t> dead_letters{0};
+  std::atomic<uint64_t> unknown_fields{0};
+  std::atomic<uint64_t> facts_out{0};
+  std::atomic<uint64_t> facts_applied{0};
+  std::atomic<uint64_t> facts_duplicate{0};
+  std::atomic<uint64_t> alerts_out{0};
+  std::atomic<uint64_t> batches_committed{0};
+  std::atomic<uint64_t> kafka_retries{0};
+};
+
+class Processor {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Processor>> Create(ProcessorOptions options);
+  virtual ~Processor() = default;
+  // Runs both stages until `stop` is set or a stage fails for good.
+  [[nodiscard]] virtual absl::Status Run(const std::atomic<bool>& stop) = 0;
+  virtual const ProcessorMetrics& metrics() const = 0;
+};
+
+}  // namespace exportwatch

@@ -1,0 +1,75 @@
+// Policy: a validated, indexed view of a v1::Policy (policy is data).
+//
+// Immutable once built, so one instance is shared by every thread; a new
+// version is a new instance swapped in whole.
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "exportwatch/v1/alert.pb.h"
+#include "exportwatch/v1/events.pb.h"
+#include "exportwatch/v1/policy.pb.h"
+
+namespace exportwatch {
+
+class Policy {
+ public:
+  // Validates `proto` (every error names its field) and indexes it.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> Create(v1::Policy proto);
+  // A shipped profile by name ("current", "aidr-2025").
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> FromProfile(
+      absl::string_view name);
+  // A JSON policy file (protobuf JSON mapping of v1::Policy).
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> FromFile(
+      const std::string& path);
+
+  const v1::Policy& proto() const { return proto_; }
+  const v1::PolicyRef& ref() const { return ref_; }
+  bool RuleEnabled(absl::string_view rule_id) const { return enabled_.contains(rule_id); }
+
+  // Membership of `group` for `country` on the UTC day of `unix_seconds`.
+  bool InGroup(absl::string_view group, absl::string_view country, int64_t unix_seconds) const;
+  // In D5_MACAU at that time.
+  bool IsRestricted(absl::string_view country, int64_t unix_seconds) const {
+    return InGroup("D5_MACAU", country, unix_seconds);
+  }
+  bool IsTier1(absl::string_view country, int64_t unix_seconds) const {
+    return InGroup("TIER1", country, unix_seconds);
+  }
+  bool IsHub(absl::string_view country) const { return hubs_.contains(country); }
+
+  // Catalog entry, or null.
+  const v1::ChipSpec* Chip(absl::string_view model) const;
+  // TPP of one unit: the item's own figure wins, else the catalog, else 0.
+  double UnitTpp(const v1::Item& item) const;
+  // Controlled: catalog flag, else own TPP >= the 3A090.a threshold.
+  bool IsControlled(const v1::Item& item) const;
+  bool IsControlledChip(absl::string_view model) const;
+  bool IsPrcAdvancedIc(absl::string_view model) const;
+
+ private:
+  struct Interval {
+    int64_t from_day;   // days since epoch, inclusive
+    int64_t until_day;  // exclusive
+  };
+  explicit Policy(v1::Policy proto) : proto_(std::move(proto)) {}
+  absl::Status Index();
+
+  v1::Policy proto_;
+  v1::PolicyRef ref_;
+  absl::flat_hash_set<std::string> enabled_;
+  // "GROUP/CC" -> validity intervals.
+  absl::flat_hash_map<std::string, std::vector<Interval>> membership_;
+  absl::flat_hash_map<std::string, const v1::ChipSpec*> chips_;
+  absl::flat_hash_set<std::string> hubs_;
+};
+
+}  // namespace exportwatch

@@ -1,0 +1,78 @@
+// Rule: one detection of shared/contract/RULES.md, behind one interface.
+//
+// A rule runs in up to two stages:
+//  1. Inspect (ingest stage, stateless): sees every valid event. It may raise
+//     alerts at once (a shipment to an embargoed country) and/or emit facts:
+//     "this event matters to my state of key K".
+//  2. Apply (stateful stage): receives each fact on the shard that owns K,
+//     with read/write access to the state of (rule, K). The stage guarantees
+//     that a fact's event_id is applied at most once per (rule, key).
+// Rules register themselves by name (EW_REGISTER_RULE); adding a rule is one
+// new file plus its test.
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "exportwatch/v1/alert.pb.h"
+#include "exportwatch/v1/events.pb.h"
+#include "processor/policy/policy.h"
+
+namespace exportwatch {
+
+struct RuleContext {
+  const Policy& policy;
+  // Wall-clock time of detection, written as the alert's detected_at.
+  absl::Time now;
+};
+
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+  virtual void Alert(v1::Alert alert) = 0;
+  // Routes the current event to the stateful stage under `key`.
+  virtual void Fact(absl::string_view rule_id, std::string key) = 0;
+};
+
+// The state of one (rule, key): small named values.
+class KeyState {
+ public:
+  virtual ~KeyState() = default;
+  [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view name) = 0;
+  virtual void Put(absl::string_view name, std::string value) = 0;
+};
+
+class Rule {
+ public:
+  virtual ~Rule() = default;
+  virtual absl::string_view id() const = 0;
+  virtual void Inspect(const v1::Event& event, const RuleContext& ctx, Emitter& out) const = 0;
+  [[nodiscard]] virtual absl::Status Apply(const v1::Event& event, absl::string_view key,
+                                           const RuleContext& ctx, KeyState& state,
+                                           Emitter& out) const {
+    return absl::OkStatus();
+  }
+};
+
+using RuleFactory = std::function<std::unique_ptr<Rule>()>;
+
+// Registers a rule under its id; returns true (for static initialisers).
+bool RegisterRule(absl::string_view id, RuleFactory factory);
+// Every registered rule id, sorted.
+std::vector<std::string> RegisteredRuleIds();
+// Instances of the rules `policy` enables that are implemented.
+std::vector<std::unique_ptr<Rule>> CreateEnabledRules(const Policy& policy);
+
+#define EW_REGISTER_RULE(id, Class)                        \
+  [[maybe_unused]] static const bool ew_registered_##Class = \
+      ::exportwatch::RegisterRule(id, [] { return std::make_unique<Class>(); })
+
+}  // namespace exportwatch

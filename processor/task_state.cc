@@ -1,0 +1,70 @@
+#include "absl/strings/string_view.h"
+#include "processor/task_state.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace exportwatch {
+
+std::string TaskState::StateKey(int32_t partition, absl::string_view rule, absl::string_view key,
+                                absl::string_view name) {
+  return absl::StrCat("p/", partition, "/s/", rule, "/", key, "/", name);
+}
+
+std::string TaskState::OffsetKey(int32_t partition, absl::string_view topic) {
+  return absl::StrCat("p/", partition, "/o/", topic);
+}
+
+absl::StatusOr<int64_t> TaskState::StoredOffset(int32_t partition, absl::string_view topic) {
+  auto v = Get(OffsetKey(partition, topic));
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return -1;
+  int64_t offset = -1;
+  if (!absl::SimpleAtoi(**v, &offset)) {
+    return absl::DataLossError(absl::StrCat("corrupt offset for partition ", partition));
+  }
+  return offset;
+}
+
+absl::StatusOr<bool> TaskState::SeenBefore(int32_t partition, absl::string_view rule,
+                                           absl::string_view key, absl::string_view event_id,
+                                           int64_t now_unix) {
+  std::string k = absl::StrCat("d/", partition, "/", rule, "/", key, "/", event_id);
+  auto v = Get(k);
+  if (!v.ok()) return v.status();
+  if (v->has_value()) return true;
+  pending_[std::move(k)] = EncodeExpiring(now_unix + retention_, "");
+  return false;
+}
+
+absl::StatusOr<std::optional<std::string>> TaskState::Get(const std::string& full_key) {
+  auto it = pending_.find(full_key);
+  if (it != pending_.end()) return std::optional<std::string>(it->second);
+  return store_->Get(full_key);
+}
+
+void TaskState::Put(std::string full_key, std::string value) {
+  pending_[std::move(full_key)] = std::move(value);
+}
+
+void TaskState::SetOffset(int32_t partition, absl::string_view topic, int64_t next_offset) {
+  Put(OffsetKey(partition, topic), absl::StrCat(next_offset));
+}
+
+absl::Status TaskState::Commit() {
+  if (pending_.empty()) return absl::OkStatus();
+  WriteBatch batch;
+  for (auto& [k, v] : pending_) batch.Put(k, std::move(v));
+  pending_.clear();
+  return store_->Write(batch);
+}
+
+absl::StatusOr<std::optional<std::string>> TaskState::Scoped::Get(absl::string_view name) {
+  return ts_->Get(absl::StrCat(prefix_, name));
+}
+
+void TaskState::Scoped::Put(absl::string_view name, std::string value) {
+  ts_->Put(absl::StrCat(prefix_, name), std::move(value));
+}
+
+}  // namespace exportwatch

@@ -1,0 +1,75 @@
+// TaskState: the state of the stateful stage's shards in one StateStore,
+// written one poll batch at a time.
+//
+// Key layout (one store per processor instance, shards side by side):
+//   p/<partition>/s/<rule>/<key>/<name>   rule state of (rule, key)
+//   p/<partition>/o/<topic>               next input offset of the shard
+//   d/<partition>/<rule>/<key>/<event_id> de-duplication (expiring value)
+// Every read sees the batch's own earlier writes. Commit() writes the state
+// changes, the dedup marks and the input offsets in one atomic batch: after
+// a crash, state and position agree, and re-delivered facts are dropped.
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "processor/rules/rule.h"
+#include "state/state_store.h"
+
+namespace exportwatch {
+
+class TaskState {
+ public:
+  // `dedup_retention_seconds`: how long (wall clock) an applied event id is
+  // remembered; re-delivery after that would count again.
+  TaskState(StateStore* store, int64_t dedup_retention_seconds)
+      : store_(store), retention_(dedup_retention_seconds) {}
+
+  static std::string StateKey(int32_t partition, absl::string_view rule, absl::string_view key,
+                              absl::string_view name);
+  static std::string OffsetKey(int32_t partition, absl::string_view topic);
+
+  // Offset to resume `partition` of `topic` from; -1 when never committed.
+  [[nodiscard]] absl::StatusOr<int64_t> StoredOffset(int32_t partition, absl::string_view topic);
+
+  // True when (rule, key, event_id) was applied before (in the store or in
+  // this batch); otherwise marks it applied in this batch.
+  [[nodiscard]] absl::StatusOr<bool> SeenBefore(int32_t partition, absl::string_view rule,
+                                                absl::string_view key, absl::string_view event_id,
+                                                int64_t now_unix);
+
+  [[nodiscard]] absl::StatusOr<std::optional<std::string>> Get(const std::string& full_key);
+  void Put(std::string full_key, std::string value);
+  void SetOffset(int32_t partition, absl::string_view topic, int64_t next_offset);
+
+  // Writes everything since the last Commit atomically.
+  [[nodiscard]] absl::Status Commit();
+  // Drops everything since the last Commit.
+  void Abort() { pending_.clear(); }
+
+  // KeyState of one (partition, rule, key) over this TaskState.
+  class Scoped final : public KeyState {
+   public:
+    Scoped(TaskState* ts, int32_t partition, absl::string_view rule, absl::string_view key)
+        : ts_(ts), prefix_(StateKey(partition, rule, key, "")) {}
+    absl::StatusOr<std::optional<std::string>> Get(absl::string_view name) override;
+    void Put(absl::string_view name, std::string value) override;
+
+   private:
+    TaskState* ts_;
+    std::string prefix_;
+  };
+
+ private:
+  StateStore* store_;
+  int64_t retention_;
+  absl::flat_hash_map<std::string, std::string> pending_;
+};
+
+}  // namespace exportwatch

@@ -1,0 +1,121 @@
+#include "absl/strings/string_view.h"
+#include "state/rocksdb_state_store.h"
+
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/compaction_filter.h"
+#include "rocksdb/db.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+
+namespace exportwatch {
+namespace {
+
+// RocksDB status -> absl status, chosen by what the caller should do.
+absl::Status ToStatus(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsIOError()) return absl::UnavailableError(msg);
+  if (s.IsBusy() || s.IsTryAgain()) return absl::UnavailableError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  return absl::InternalError(msg);
+}
+
+// Drops expired de-duplication entries during compaction, so the dedup
+// window costs disk only for its retention.
+class ExpiryFilter final : public rocksdb::CompactionFilter {
+ public:
+  explicit ExpiryFilter(std::string prefix) : prefix_(std::move(prefix)) {}
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value,
+              std::string*, bool*) const override {
+    if (prefix_.empty() || !key.starts_with(prefix_)) return false;
+    auto [expiry, payload] =
+        DecodeExpiring(absl::string_view(value.data(), value.size()));
+    return expiry != 0 && expiry < static_cast<int64_t>(std::time(nullptr));
+  }
+  const char* Name() const override { return "exportwatch.ExpiryFilter"; }
+
+ private:
+  std::string prefix_;
+};
+
+class RocksDbStateStore final : public StateStore {
+ public:
+  RocksDbStateStore(std::unique_ptr<rocksdb::DB> db,
+                    std::unique_ptr<ExpiryFilter> filter, bool sync)
+      : filter_(std::move(filter)), db_(std::move(db)), sync_(sync) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override {
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()),
+                 &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) return ToStatus(s, "state get");
+    return value;
+  }
+
+  absl::Status Write(const WriteBatch& batch) override {
+    rocksdb::WriteBatch wb;
+    for (const auto& op : batch.ops()) {
+      rocksdb::Status s = op.value ? wb.Put(op.key, *op.value) : wb.Delete(op.key);
+      if (!s.ok()) return ToStatus(s, "state batch");
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_;
+    return ToStatus(db_->Write(wo, &wb), "state write");
+  }
+
+  absl::Status Scan(absl::string_view prefix, absl::string_view start,
+                    const std::function<bool(absl::string_view, absl::string_view)>&
+                        fn) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    absl::string_view from = start > prefix ? start : prefix;
+    for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
+      rocksdb::Slice k = it->key();
+      if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
+      rocksdb::Slice v = it->value();
+      if (!fn(absl::string_view(k.data(), k.size()),
+              absl::string_view(v.data(), v.size()))) {
+        break;
+      }
+    }
+    return ToStatus(it->status(), "state scan");
+  }
+
+ private:
+  // Declared before db_ so that it is destroyed after the database closes.
+  std::unique_ptr<ExpiryFilter> filter_;
+  std::unique_ptr<rocksdb::DB> db_;
+  bool sync_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksDbStateStore(
+    const RocksDbStateStoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("state store path is empty");
+  }
+  auto filter = std::make_unique<ExpiryFilter>(options.ttl_prefix);
+  rocksdb::Options ro;
+  ro.create_if_missing = true;
+  ro.write_buffer_size = options.write_buffer_bytes;
+  ro.max_write_buffer_number = 2;
+  ro.compaction_filter = filter.get();
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;
+  ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &raw);
+  if (!s.ok()) return ToStatus(s, absl::StrCat("open state store ", options.path));
+  return std::make_unique<RocksDbStateStore>(std::unique_ptr<rocksdb::DB>(raw),
+                                             std::move(filter), options.sync_writes);
+}
+
+}  // namespace exportwatch
