@@ -70,6 +70,7 @@ class IngestStage {
         break;
       }
       if (records->empty()) continue;
+      m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
       absl::Status s = HandleBatch(*records, stop);
       if (!s.ok()) {
         result = s;
@@ -217,6 +218,7 @@ class StatefulStage final : public RebalanceListener {
         break;
       }
       if (records->empty()) continue;
+      m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
       absl::Status s = HandleBatch(*records, stop);
       if (!s.ok()) {
         state_.Abort();
@@ -299,7 +301,12 @@ class KafkaProcessor final : public Processor {
   absl::Status Run(const std::atomic<bool>& stop) override {
     // Either stage failing stops the other.
     std::atomic<bool> local_stop{false};
-    auto watch = [&] { return stop.load() || local_stop.load(); };
+    auto idle = [&] {
+      int64_t last = metrics_.last_record_unix_nanos.load();
+      return o_.exit_when_idle > absl::ZeroDuration() && last != 0 &&
+             absl::Now() - absl::FromUnixNanos(last) > o_.exit_when_idle;
+    };
+    auto watch = [&] { return stop.load() || local_stop.load() || idle(); };
     std::atomic<bool> combined{false};
     absl::Status ingest_status, stateful_status;
     IngestStage ingest(o_, sink_.get(), &engine_, &metrics_);

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "connectors/event_codec.h"
 #include "connectors/kafka_types.h"
 #include "processor/policy/policy.h"
@@ -61,6 +62,9 @@ struct ProcessorOptions {
   // Create missing topics at start (admin API). Default true.
   bool create_topics = true;
   DecodeLimits limits;
+  // Stop by itself once both stages have seen no record for this long after
+  // at least one record (benchmarks, batch backfills). Default 0: never.
+  absl::Duration exit_when_idle = absl::ZeroDuration();
 };
 
 struct ProcessorMetrics {
@@ -74,6 +78,8 @@ struct ProcessorMetrics {
   std::atomic<uint64_t> alerts_out{0};
   std::atomic<uint64_t> batches_committed{0};
   std::atomic<uint64_t> kafka_retries{0};
+  // Wall-clock unix nanos of the last record either stage received.
+  std::atomic<int64_t> last_record_unix_nanos{0};
 };
 
 class Processor {

@@ -16,6 +16,7 @@ int RunProcessor(int argc, char** argv) {
   std::vector<std::string> kafka_props;
   int64_t facts_partitions = o.facts_partitions, max_batch = o.max_batch;
   bool no_create = false;
+  double exit_when_idle = 0;
   FlagSet flags("processor",
                 "Runs the detection pipeline (ingest and stateful stages) as one member of the\n"
                 "processor consumer groups. Run several against one cluster to share the work.");
@@ -27,6 +28,8 @@ int RunProcessor(int argc, char** argv) {
   flags.Int("facts-partitions", &facts_partitions, "partitions of the facts topic if created");
   flags.Int("max-batch", &max_batch, "records per poll");
   flags.Bool("no-create-topics", &no_create, "do not create missing topics");
+  flags.Double("exit-when-idle", &exit_when_idle,
+               "stop after this many seconds without input (0: never)");
   flags.Repeated("kafka", &kafka_props, "librdkafka property KEY=VALUE (repeatable)");
   if (int rc = HandleParse(flags, argc, argv, 2); rc >= 0) return rc;
   if (auto s = ParseKafkaProps(kafka_props, &o.kafka_config); !s.ok()) {
@@ -42,6 +45,7 @@ int RunProcessor(int argc, char** argv) {
   o.facts_partitions = static_cast<int>(facts_partitions);
   o.max_batch = static_cast<int>(max_batch);
   o.create_topics = !no_create;
+  o.exit_when_idle = absl::Seconds(exit_when_idle);
   InstallStopSignals();
   auto processor = Processor::Create(std::move(o));
   if (!processor.ok()) {
@@ -55,6 +59,11 @@ int RunProcessor(int argc, char** argv) {
   std::cerr << "processor: stopped; records " << m.records_in << ", valid " << m.events_valid
             << ", dead letters " << m.dead_letters << ", facts applied " << m.facts_applied
             << ", duplicates " << m.facts_duplicate << ", alerts " << m.alerts_out << "\n";
+  // One machine-readable line for scripts and benchmarks.
+  std::cout << "processor-metrics records_in=" << m.records_in << " events_valid=" << m.events_valid
+            << " dead_letters=" << m.dead_letters << " facts_out=" << m.facts_out
+            << " facts_applied=" << m.facts_applied << " facts_duplicate=" << m.facts_duplicate
+            << " alerts_out=" << m.alerts_out << std::endl;
   if (!s.ok()) {
     std::cerr << "exportwatch processor: " << s << "\n";
     return 1;

@@ -44,8 +44,9 @@ std::string MakeAlertId(absl::string_view rule_id, v1::SubjectKind kind,
                         absl::string_view level, absl::string_view event_id) {
   uint64_t a = 0xcbf29ce484222325ULL;
   uint64_t b = 0x84222325cbf29ce4ULL;
-  for (absl::string_view part :
-       {rule_id, v1::SubjectKind_Name(kind), subject_id, window, level, event_id}) {
+  for (absl::string_view part : std::initializer_list<absl::string_view>
+       {rule_id, absl::string_view(v1::SubjectKind_Name(kind)), subject_id, window, level,
+        event_id}) {
     a = Fnv1a(a, part);
     b = Fnv1a(b ^ 0x9e3779b97f4a7c15ULL, part);
   }

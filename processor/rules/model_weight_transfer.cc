@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/rules/alert_builder.h"

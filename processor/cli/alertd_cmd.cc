@@ -1,0 +1,52 @@
+// exportwatch alertd: the alert service against a Kafka cluster.
+#include <iostream>
+
+#include "processor/alertd_runner.h"
+#include "processor/cli/commands.h"
+#include "processor/cli/flags.h"
+#include "processor/cli/kafka_flags.h"
+#include "processor/cli/signals.h"
+
+namespace exportwatch::cli {
+
+int RunAlertd(int argc, char** argv) {
+  AlertdOptions o;
+  std::vector<std::string> kafka_props;
+  int64_t buffer = static_cast<int64_t>(o.subscriber_buffer);
+  FlagSet flags("alertd",
+                "Reads the alerts topic into a durable alert log and serves AlertService\n"
+                "(Subscribe, ListAlerts, GetAlert, UpdateAlertStatus), grpc.health.v1 and\n"
+                "server reflection. Replicas each serve every alert.");
+  flags.String("brokers", &o.brokers, "Kafka bootstrap servers; required");
+  flags.String("state-dir", &o.state_dir, "RocksDB directory of the alert log; required");
+  flags.String("listen", &o.listen, "gRPC address (port 0: any free port)");
+  flags.String("alerts-topic", &o.alerts_topic, "topic to read alerts from");
+  flags.Int("subscriber-buffer", &buffer, "live alerts queued per subscriber before cut-off");
+  flags.Repeated("kafka", &kafka_props, "librdkafka property KEY=VALUE (repeatable)");
+  if (int rc = HandleParse(flags, argc, argv, 2); rc >= 0) return rc;
+  if (auto s = ParseKafkaProps(kafka_props, &o.kafka_config); !s.ok()) {
+    std::cerr << "exportwatch alertd: " << s.message() << "\n";
+    return 2;
+  }
+  if (buffer < 1) {
+    std::cerr << "exportwatch alertd: --subscriber-buffer must be >= 1\n";
+    return 2;
+  }
+  o.subscriber_buffer = static_cast<size_t>(buffer);
+  InstallStopSignals();
+  auto alertd = Alertd::Start(std::move(o));
+  if (!alertd.ok()) {
+    std::cerr << "exportwatch alertd: " << alertd.status().message() << "\n";
+    return 1;
+  }
+  // Tests and scripts read the port from this line.
+  std::cout << "alertd listening on port " << (*alertd)->port() << std::endl;
+  absl::Status s = (*alertd)->Run(StopFlag());
+  if (!s.ok()) {
+    std::cerr << "exportwatch alertd: " << s << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace exportwatch::cli

@@ -1,0 +1,168 @@
+#include "connectors/event_codec.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/common/test_util.h"
+
+namespace exportwatch {
+namespace {
+
+using testing::Fixture;
+
+v1::Event MustDecode(Stream stream, const std::string& json) {
+  v1::Event e;
+  DecodeInfo info;
+  absl::Status s = DecodeEvent(stream, ContentType::kJson, json, DecodeLimits(), &e, &info);
+  EXPECT_TRUE(s.ok()) << s;
+  return e;
+}
+
+absl::Status DecodeTrade(const std::string& json) {
+  v1::Event e;
+  return DecodeEvent(Stream::kTrade, ContentType::kJson, json, DecodeLimits(), &e, nullptr);
+}
+
+TEST(EventCodecTest, ContractTradeExampleParses) {
+  v1::Event e = MustDecode(Stream::kTrade, Fixture("contract_trade.json"));
+  const auto& t = e.trade();
+  EXPECT_EQ(t.event_id(), "tr-000123");
+  EXPECT_EQ(t.ultimate_consignee().kind(), v1::PartyKind::DATA_CENTER);
+  EXPECT_EQ(t.route(1).role(), v1::RouteRole::TRANSIT);
+  EXPECT_EQ(t.items(0).quantity(), 256);
+  EXPECT_EQ(t.items(0).serials_size(), 2);
+  EXPECT_EQ(t.authorization().type(), v1::AuthorizationType::LPP);
+  EXPECT_EQ(t.payment().payer_country(), "HK");
+  EXPECT_DOUBLE_EQ(t.site().declared_power_mw(), 4.0);
+  EXPECT_EQ(t.event_time().seconds(), 1740910500);  // 2025-03-02T10:15:00Z
+}
+
+TEST(EventCodecTest, ContractCloudUsageExampleParses) {
+  v1::Event e = MustDecode(Stream::kCloudUsage, Fixture("contract_cloud_usage.json"));
+  const auto& c = e.cloud_usage();
+  EXPECT_EQ(c.tenant().ultimate_parent_hq_country(), "CN");
+  EXPECT_EQ(c.workload(), v1::Workload::TRAINING);
+  EXPECT_TRUE(c.has_gpu_hours());
+  EXPECT_DOUBLE_EQ(c.gpu_hours(), 1024.0);
+  EXPECT_EQ(c.accelerator_count(), 1024);
+}
+
+TEST(EventCodecTest, ContractModelTransferExampleParses) {
+  v1::Event e = MustDecode(Stream::kModelTransfer, Fixture("contract_model_transfer.json"));
+  const auto& m = e.model_transfer();
+  EXPECT_DOUBLE_EQ(m.training_ops(), 3.1e26);
+  EXPECT_EQ(m.mechanism(), v1::TransferMechanism::DOWNLOAD);
+  EXPECT_EQ(m.authorization().type(), v1::AuthorizationType::NONE);
+}
+
+TEST(EventCodecTest, ContractPartyExampleParsesInsideATrade) {
+  std::string json = "{\"event_id\":\"p1\",\"event_time\":\"2025-01-01T00:00:00Z\",\"purchaser\":" +
+                     Fixture("contract_party.json") + "}";
+  v1::Event e = MustDecode(Stream::kTrade, json);
+  EXPECT_EQ(e.trade().purchaser().ultimate_parent_name(), "Nimbus Holdings Ltd");
+  EXPECT_EQ(e.trade().purchaser().phones(0), "+60 3 8888 1234");
+}
+
+TEST(EventCodecTest, LowerCamelCaseIsAccepted) {
+  v1::Event e = MustDecode(
+      Stream::kTrade,
+      R"({"eventId":"x","eventTime":"2025-01-01T00:00:00Z","destinationCountry":"MY"})");
+  EXPECT_EQ(e.trade().destination_country(), "MY");
+}
+
+TEST(EventCodecTest, ProtobufBinaryRoundTrips) {
+  v1::Event original = MustDecode(Stream::kTrade, Fixture("contract_trade.json"));
+  std::string bytes = original.trade().SerializeAsString();
+  v1::Event e;
+  ASSERT_TRUE(
+      DecodeEvent(Stream::kTrade, ContentType::kProtobuf, bytes, DecodeLimits(), &e, nullptr).ok());
+  EXPECT_EQ(e.trade().SerializeAsString(), bytes);
+}
+
+TEST(EventCodecTest, UnknownFieldsAreIgnoredAndReported) {
+  v1::Event e;
+  DecodeInfo info;
+  ASSERT_TRUE(DecodeEvent(Stream::kTrade, ContentType::kJson,
+                          R"({"event_id":"x","event_time":"2025-01-01T00:00:00Z","extra":{"a":1}})",
+                          DecodeLimits(), &e, &info)
+                  .ok());
+  EXPECT_TRUE(info.had_unknown_fields);
+}
+
+struct BadCase {
+  const char* name;
+  std::string json;
+  const char* reason_contains;
+};
+
+class BadInputTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadInputTest, IsRejectedWithAReason) {
+  absl::Status s = DecodeTrade(GetParam().json);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(s.message()).find(GetParam().reason_contains), std::string::npos) << s;
+}
+
+const std::string kOk = R"("event_id":"x","event_time":"2025-01-01T00:00:00Z")";
+
+INSTANTIATE_TEST_SUITE_P(
+    Contract, BadInputTest,
+    ::testing::Values(
+        BadCase{"NotJson", "{not json", "invalid JSON"},
+        BadCase{"Empty", "", "empty"},
+        BadCase{"MissingEventId", R"({"event_time":"2025-01-01T00:00:00Z"})", "event_id"},
+        BadCase{"MissingTime", R"({"event_id":"x"})", "event_time"},
+        BadCase{"BadTime", R"({"event_id":"x","event_time":"yesterday"})", "invalid JSON"},
+        BadCase{"WrongType", "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":"many"}]})",
+                "invalid JSON"},
+        BadCase{"NegativeQuantity",
+                "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":-5}]})", "quantity"},
+        BadCase{"ZeroQuantity", "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":0}]})",
+                "quantity"},
+        BadCase{"UnknownCountry", "{" + kOk + R"(,"destination_country":"XX"})", "unknown country"},
+        BadCase{"LowerCaseCountry", "{" + kOk + R"(,"destination_country":"cn"})", "unknown country"},
+        BadCase{"RouteCountry", "{" + kOk + R"(,"route":[{"country":"ZZ","role":"TRANSIT"}]})",
+                "route[0].country"},
+        BadCase{"NegativeValue", "{" + kOk + R"(,"value_usd":-1})", "value_usd"},
+        BadCase{"NaN", "{" + kOk + R"(,"value_usd":"NaN"})", "finite"},
+        BadCase{"LongString", "{" + kOk + R"(,"source":")" + std::string(5000, 'a') + "\"}",
+                "longer than 4096"},
+        BadCase{"LongEventId", R"({"event_id":")" + std::string(129, 'a') +
+                                   R"(","event_time":"2025-01-01T00:00:00Z"})",
+                "128"},
+        BadCase{"PartyWithoutIdOrName", "{" + kOk + R"(,"purchaser":{"country":"MY"}})",
+                "entity_id or name"},
+        BadCase{"BadIncorporatedOn",
+                "{" + kOk + R"(,"purchaser":{"name":"a","incorporated_on":"2023-13-45"}})",
+                "incorporated_on"},
+        BadCase{"DeepNesting", "{" + kOk + R"(,"x":)" + std::string(100000, '[') +
+                                   std::string(100000, ']') + "}",
+                "nested deeper"},
+        BadCase{"HugeRecord", "{" + kOk + R"(,"x":")" + std::string(10 << 20, 'a') + "\"}",
+                "exceeds the limit"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+TEST(EventCodecTest, UnsupportedContentTypeIsAnError) {
+  EXPECT_FALSE(ParseContentType("text/xml").ok());
+  EXPECT_EQ(*ParseContentType(""), ContentType::kJson);
+  EXPECT_EQ(*ParseContentType("application/x-protobuf"), ContentType::kProtobuf);
+}
+
+TEST(EventCodecTest, ReplayLineMustWrapTheEvent) {
+  v1::Event e;
+  EXPECT_FALSE(DecodeReplayLine("{" + kOk + "}", DecodeLimits(), &e, nullptr).ok());
+  EXPECT_TRUE(DecodeReplayLine(R"({"trade":{)" + kOk + "}}", DecodeLimits(), &e, nullptr).ok());
+  EXPECT_TRUE(e.has_trade());
+}
+
+TEST(EventCodecTest, CountryCodes) {
+  EXPECT_TRUE(IsIsoCountry("MO"));
+  EXPECT_TRUE(IsIsoCountry("HK"));
+  EXPECT_FALSE(IsIsoCountry("UK"));
+  EXPECT_FALSE(IsIsoCountry("USA"));
+  EXPECT_FALSE(IsIsoCountry(""));
+}
+
+}  // namespace
+}  // namespace exportwatch

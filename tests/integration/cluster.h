@@ -1,0 +1,156 @@
+// A test deployment of separate processes over loopback TCP: the mock broker,
+// alertd and processors, each the real `exportwatch` binary.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "connectors/event_codec.h"
+#include "connectors/kafka_sink.h"
+#include "gtest/gtest.h"
+#include "processor/alert_subscriber.h"
+#include "processor/detection_engine.h"
+#include "processor/json.h"
+#include "processor/traffic.h"
+#include "state/alert_log.h"
+#include "tests/common/subprocess.h"
+#include "tests/common/test_util.h"
+
+namespace exportwatch::testing {
+
+using namespace std::chrono_literals;
+
+// Faster group failure detection than the defaults, for tests only.
+inline const std::vector<std::string> kFastGroup = {
+    "--kafka", "session.timeout.ms=6000", "--kafka", "heartbeat.interval.ms=500",
+    "--kafka", "topic.metadata.refresh.interval.ms=1000"};
+
+class Cluster {
+ public:
+  explicit Cluster(std::string profile) : profile_(std::move(profile)) {
+    broker_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{EW_BINARY, "mock-broker", "--topic", "trade-events:4",
+                                 "--topic", "cloud-usage:4", "--topic", "model-transfers:1",
+                                 "--topic", "alerts:1", "--topic", "dead-letters:1", "--topic",
+                                 "exportwatch-facts:8"},
+        dir_.File("broker.log"));
+    brokers_ = broker_->WaitForLine("bootstrap.servers=", 20s);
+    EXPECT_FALSE(brokers_.empty()) << "mock broker did not start";
+    alertd_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{EW_BINARY, "alertd", "--brokers", brokers_, "--state-dir",
+                                 dir_.File("alertd"), "--listen", "127.0.0.1:0"},
+        dir_.File("alertd.log"));
+    std::string port = alertd_->WaitForLine("alertd listening on port ", 20s);
+    EXPECT_FALSE(port.empty()) << "alertd did not start";
+    alertd_target_ = "127.0.0.1:" + port;
+    KafkaSinkOptions so;
+    so.brokers = brokers_;
+    so.config["message.max.bytes"] = "20000000";
+    producer_ = std::move(KafkaSink::Create(so).value());
+  }
+
+  std::unique_ptr<Subprocess> StartProcessor(const std::string& name) {
+    std::vector<std::string> args = {EW_BINARY,   "processor", "--brokers", brokers_,
+                                     "--state-dir", dir_.File("state-" + name), "--profile",
+                                     profile_,    "--no-create-topics"};
+    args.insert(args.end(), kFastGroup.begin(), kFastGroup.end());
+    return std::make_unique<Subprocess>(args, dir_.File("processor-" + name + ".log"));
+  }
+
+  void ProduceJson(const std::string& topic, const std::string& key, const std::string& value) {
+    ASSERT_TRUE(producer_->Produce(topic, key, value, {{"content-type", "application/json"}}).ok());
+  }
+  void Flush() { ASSERT_TRUE(producer_->Flush(absl::Seconds(30)).ok()); }
+
+  // Collects alerts from a subscription until `want` arrived or `timeout`.
+  std::vector<v1::Alert> Collect(size_t want, std::chrono::seconds timeout,
+                                 const std::string& after_cursor = FormatCursor(0)) {
+    std::vector<v1::Alert> got;
+    std::atomic<bool> stop{false};
+    absl::Mutex mu;
+    AlertSubscriberOptions o;
+    o.target = alertd_target_;
+    o.request.set_after_cursor(after_cursor);
+    std::thread t([&] {
+      (void)RunAlertSubscriber(o, stop, [&](const v1::Alert& a) {
+        absl::MutexLock l(&mu);
+        got.push_back(a);
+      });
+    });
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        absl::MutexLock l(&mu);
+        if (got.size() >= want) break;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    stop = true;
+    t.join();
+    return got;
+  }
+
+  const std::string& brokers() const { return brokers_; }
+  const std::string& alertd_target() const { return alertd_target_; }
+  const TempDir& dir() const { return dir_; }
+  Subprocess& alertd() { return *alertd_; }
+
+ private:
+  std::string profile_;
+  TempDir dir_;
+  std::unique_ptr<Subprocess> broker_;
+  std::unique_ptr<Subprocess> alertd_;
+  std::string brokers_;
+  std::string alertd_target_;
+  std::unique_ptr<KafkaSink> producer_;
+};
+
+// What the processor must raise for `events`, by the same engine in-process
+// (per-key order is the production order, as in Kafka with entity keys).
+class Expected {
+ public:
+  explicit Expected(const std::string& profile)
+      : engine_(*Policy::FromProfile(profile)),
+        store_(NewMemoryStateStore()),
+        state_(store_.get(), 86400) {}
+  void Add(const v1::Event& e) {
+    std::vector<v1::Alert> alerts;
+    std::vector<FactOut> facts;
+    absl::Time now = absl::Now();
+    engine_.Inspect(e, now, &alerts, &facts);
+    for (const auto& f : facts) ASSERT_TRUE(engine_.Apply(0, f.rule_id, f.key, e, now, state_, &alerts).ok());
+    ASSERT_TRUE(state_.Commit().ok());
+    for (const auto& a : alerts) ids_.insert(a.alert_id());
+  }
+  const std::set<std::string>& ids() const { return ids_; }
+  StateStore* store() { return store_.get(); }
+
+ private:
+  DetectionEngine engine_;
+  std::unique_ptr<StateStore> store_;
+  TaskState state_;
+  std::set<std::string> ids_;
+};
+
+inline std::string EventJson(const v1::Event& e) {
+  switch (e.kind_case()) {
+    case v1::Event::kTrade:
+      return ToJson(e.trade());
+    case v1::Event::kCloudUsage:
+      return ToJson(e.cloud_usage());
+    default:
+      return ToJson(e.model_transfer());
+  }
+}
+
+inline std::string TopicOf(const v1::Event& e) {
+  return e.has_trade() ? "trade-events" : e.has_cloud_usage() ? "cloud-usage" : "model-transfers";
+}
+
+}  // namespace exportwatch::testing
