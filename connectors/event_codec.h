@@ -24,8 +24,10 @@ enum class ContentType { kJson, kProtobuf };
 absl::string_view StreamName(Stream stream);
 
 struct DecodeLimits {
-  // Records larger than this are rejected before parsing. Default 1 MiB.
-  size_t max_record_bytes = 1 << 20;
+  // Records larger than this are rejected before parsing. Default 900 KiB:
+  // a valid event then always fits, re-encoded as a fact, under Kafka's
+  // default 1 MB message size.
+  size_t max_record_bytes = 900 << 10;
   // Deepest JSON nesting accepted (objects and arrays). The deepest valid
   // event nests 4 levels; default 16.
   int max_json_depth = 16;

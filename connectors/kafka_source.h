@@ -41,6 +41,8 @@ struct KafkaSourceOptions {
   std::vector<PartitionOffset> assign;
   // Most records returned by one Poll(). Default 2000.
   int max_batch = 2000;
+  // Fill Record::headers with every header. Default false.
+  bool capture_headers = false;
   // Extra librdkafka properties, applied last. Default none.
   KafkaConfig config;
 };

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace exportwatch {
@@ -39,6 +40,9 @@ struct Record {
   // The content-type header, empty when absent.
   absl::string_view content_type;
   int64_t timestamp_ms = 0;
+  // Every header, only when KafkaSourceOptions::capture_headers is set (it
+  // costs an allocation per record).
+  std::vector<std::pair<absl::string_view, absl::string_view>> headers;
 };
 
 // librdkafka configuration properties (e.g. session.timeout.ms) passed

@@ -23,8 +23,8 @@ std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list
 
 class RdKafkaSource final : public KafkaSource {
  public:
-  RdKafkaSource(RebalanceListener* listener, int max_batch)
-      : listener_(listener), max_batch_(max_batch) {
+  RdKafkaSource(RebalanceListener* listener, int max_batch, bool capture_headers)
+      : listener_(listener), max_batch_(max_batch), capture_headers_(capture_headers) {
     msgs_.resize(max_batch);
   }
 
@@ -47,6 +47,12 @@ class RdKafkaSource final : public KafkaSource {
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"fetch.wait.max.ms", "20"},
         {"queued.max.messages.kbytes", "65536"},
+        // A record larger than the per-partition fetch size must not stall
+        // its partition: fetch up to 64 MiB at once (hostile records are
+        // rejected after they are read, never left in the way).
+        {"fetch.message.max.bytes", "67108864"},
+        {"fetch.max.bytes", "134217728"},
+        {"receive.message.max.bytes", "135266304"},
     };
     if (!o.group_id.empty()) props["group.id"] = o.group_id;
     else props["group.id"] = "exportwatch-unused";
@@ -127,6 +133,15 @@ class RdKafkaSource final : public KafkaSource {
                 RD_KAFKA_RESP_ERR_NO_ERROR &&
             val != nullptr) {
           r.content_type = absl::string_view(static_cast<const char*>(val), size);
+        }
+        if (capture_headers_) {
+          const char* name = nullptr;
+          for (size_t i = 0;
+               rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+               ++i) {
+            r.headers.emplace_back(name, val ? absl::string_view(static_cast<const char*>(val), size)
+                                             : absl::string_view());
+          }
         }
       }
       r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
@@ -219,6 +234,7 @@ class RdKafkaSource final : public KafkaSource {
 
   RebalanceListener* listener_;
   int max_batch_;
+  bool capture_headers_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* queue_ = nullptr;
   std::vector<rd_kafka_message_t*> msgs_;
@@ -236,7 +252,8 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(
     return absl::InvalidArgumentError("a group id is required to subscribe");
   }
   if (options.max_batch <= 0) return absl::InvalidArgumentError("max_batch must be > 0");
-  auto source = std::make_unique<RdKafkaSource>(listener, options.max_batch);
+  auto source = std::make_unique<RdKafkaSource>(listener, options.max_batch,
+                                                options.capture_headers);
   RETURN_IF_ERROR(source->Init(options));
   return source;
 }

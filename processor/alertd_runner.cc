@@ -11,9 +11,6 @@
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "processor/alertd/alert_service.h"
 #include "state/rocksdb_alert_log.h"
 
@@ -41,10 +38,9 @@ class AlertdImpl final : public Alertd {
   explicit AlertdImpl(AlertdOptions o) : o_(std::move(o)) {}
 
   ~AlertdImpl() override {
-    if (server_) {
-      service_->Shutdown();
-      server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    }
+    // Streams end (with their resume cursor) before the server goes.
+    if (service_) service_->Shutdown();
+    server_.reset();
   }
 
   absl::Status Init() {
@@ -54,19 +50,13 @@ class AlertdImpl final : public Alertd {
     AlertServiceOptions so;
     so.subscriber_buffer = o_.subscriber_buffer;
     service_ = std::make_unique<AlertService>(log_.get(), so);
-    grpc::EnableDefaultHealthCheckService(true);
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(o_.listen, grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    if (server_ == nullptr || port_ == 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", o_.listen));
-    }
+    AlertServerOptions server_opts;
+    server_opts.address = o_.listen;
+    ASSIGN_OR_RETURN(server_, AlertServer::Start(service_.get(), server_opts));
     return absl::OkStatus();
   }
 
-  int port() const override { return port_; }
+  int port() const override { return server_->port(); }
   uint64_t alerts_stored() const override { return log_->counters().appended; }
 
   absl::Status Run(const std::atomic<bool>& stop) override {
@@ -130,8 +120,7 @@ class AlertdImpl final : public Alertd {
   AlertdOptions o_;
   std::unique_ptr<AlertLog> log_;
   std::unique_ptr<AlertService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
+  std::unique_ptr<AlertServer> server_;
 };
 
 }  // namespace

@@ -122,13 +122,19 @@ class IngestStage {
       }
       if (!s.ok()) {
         ++m_.dead_letters;
-        outputs_.push_back(
-            {o_.topics.dead_letters, std::string(r.key), std::string(r.value),
-             {{"error", std::string(s.message())},
-              {"source-topic", std::string(r.topic)},
-              {"source-partition", absl::StrCat(r.partition)},
-              {"source-offset", absl::StrCat(r.offset)},
-              {"content-type", std::string(r.content_type)}}});
+        Output dead{o_.topics.dead_letters,
+                    std::string(r.key.substr(0, o_.limits.max_string_bytes)),
+                    std::string(r.value.substr(0, o_.max_dead_letter_bytes)),
+                    {{"error", std::string(s.message())},
+                     {"source-topic", std::string(r.topic)},
+                     {"source-partition", absl::StrCat(r.partition)},
+                     {"source-offset", absl::StrCat(r.offset)},
+                     {"content-type", std::string(r.content_type.substr(0, 256))}}};
+        if (r.value.size() > o_.max_dead_letter_bytes) {
+          dead.headers.push_back({"truncated", "true"});
+          dead.headers.push_back({"original-size", absl::StrCat(r.value.size())});
+        }
+        outputs_.push_back(std::move(dead));
         continue;
       }
       ++m_.events_valid;

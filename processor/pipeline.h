@@ -62,6 +62,11 @@ struct ProcessorOptions {
   // Create missing topics at start (admin API). Default true.
   bool create_topics = true;
   DecodeLimits limits;
+  // Dead letters carry the original bytes up to this size; a larger record
+  // is cut there and flagged (headers `truncated`, `original-size`), so that
+  // a hostile record can never be too large to dead-letter and stall the
+  // stage. Default 256 KiB (well under Kafka's default 1 MB message size).
+  size_t max_dead_letter_bytes = 256 << 10;
   // Stop by itself once both stages have seen no record for this long after
   // at least one record (benchmarks, batch backfills). Default 0: never.
   absl::Duration exit_when_idle = absl::ZeroDuration();

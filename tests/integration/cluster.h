@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
+#include <iostream>
 #include <memory>
 #include <set>
 #include <string>
@@ -35,7 +37,7 @@ class Cluster {
  public:
   explicit Cluster(std::string profile) : profile_(std::move(profile)) {
     broker_ = std::make_unique<Subprocess>(
-        std::vector<std::string>{EW_BINARY, "mock-broker", "--topic", "trade-events:4",
+        std::vector<std::string>{EW_BINARY, "mock-broker", "--topic", "trade-events:5",
                                  "--topic", "cloud-usage:4", "--topic", "model-transfers:1",
                                  "--topic", "alerts:1", "--topic", "dead-letters:1", "--topic",
                                  "exportwatch-facts:8"},
@@ -55,6 +57,17 @@ class Cluster {
     producer_ = std::move(KafkaSink::Create(so).value());
   }
 
+  // On failure, show what the processes said: the only clue in CI.
+  ~Cluster() {
+    if (!::testing::Test::HasFailure()) return;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+      if (entry.path().extension() != ".log") continue;
+      std::string text = ReadFile(entry.path().string());
+      if (text.size() > 4000) text = "..." + text.substr(text.size() - 4000);
+      std::cerr << "----- " << entry.path().filename().string() << "\n" << text << "\n";
+    }
+  }
+
   std::unique_ptr<Subprocess> StartProcessor(const std::string& name) {
     std::vector<std::string> args = {EW_BINARY,   "processor", "--brokers", brokers_,
                                      "--state-dir", dir_.File("state-" + name), "--profile",
@@ -63,8 +76,18 @@ class Cluster {
     return std::make_unique<Subprocess>(args, dir_.File("processor-" + name + ".log"));
   }
 
-  void ProduceJson(const std::string& topic, const std::string& key, const std::string& value) {
-    ASSERT_TRUE(producer_->Produce(topic, key, value, {{"content-type", "application/json"}}).ok());
+  // trade-events has a fifth partition that only tests write to on purpose
+  // (kLonePartition): the mock broker keeps ~5 MB per partition, so a 10 MB
+  // record must not share a partition with records still to be read.
+  static constexpr int kLonePartition = 4;
+  void ProduceJson(const std::string& topic, const std::string& key, const std::string& value,
+                   int partition = -1) {
+    if (partition < 0 && topic == "trade-events") {
+      partition = static_cast<int>(std::hash<std::string>()(key) % kLonePartition);
+    }
+    ASSERT_TRUE(
+        producer_->Produce(topic, key, value, {{"content-type", "application/json"}}, partition)
+            .ok());
   }
   void Flush() { ASSERT_TRUE(producer_->Flush(absl::Seconds(30)).ok()); }
 

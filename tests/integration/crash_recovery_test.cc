@@ -66,9 +66,13 @@ TEST(CrashRecoveryTest, KillNineMidStreamChangesNothing) {
   std::thread producer([&] {
     for (size_t i = 0; i < events.size(); ++i) {
       cluster.ProduceJson(TopicOf(events[i]), RecordKeyFor(events[i]), EventJson(events[i]));
-      if (i % 200 == 199) {
+      if (i % 70 == 0) {
+        // A producer retry: the same event delivered twice must count once.
+        cluster.ProduceJson(TopicOf(events[i]), RecordKeyFor(events[i]), EventJson(events[i]));
+      }
+      if (i % 200 == 199) {  // paced over ~6 s, so the kills land mid-stream
         cluster.Flush();
-        std::this_thread::sleep_for(20ms);
+        std::this_thread::sleep_for(200ms);
       }
     }
     cluster.Flush();
@@ -77,14 +81,15 @@ TEST(CrashRecoveryTest, KillNineMidStreamChangesNothing) {
   std::mt19937 rng(42);
   int kills = 0;
   while (!produced_all.load() || kills < 3) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 1000));
     processor->Kill(SIGKILL);
     ++kills;
     processor = cluster.StartProcessor("p");
-    if (kills >= 8) break;
+    if (kills >= 12) break;
   }
   producer.join();
   EXPECT_GE(kills, 3);
+  std::cerr << "processor killed " << kills << " times\n";
 
   auto alerts = cluster.Collect(expected.ids().size(), 240s);
   std::set<std::string> got;
@@ -100,7 +105,7 @@ TEST(CrashRecoveryTest, KillNineMidStreamChangesNothing) {
   ASSERT_TRUE(store.ok()) << store.status();
   auto usage = QuotaUsage(store->get());
   auto want = QuotaUsage(expected.store());
-  EXPECT_EQ(usage.size(), 12u);
+  EXPECT_GE(usage.size(), 12u);  // the 12 injected consignees, plus generated LPP buyers
   EXPECT_EQ(usage, want);
 }
 

@@ -31,7 +31,6 @@ std::vector<std::string> BadRecords() {
       "{" + ok + R"(,"items":[{"chip_model":"H100-SXM","quantity":"lots"}]})",
       "{" + ok + R"(,"items":[{"chip_model":"H100-SXM","quantity":-3}]})",
       "{" + ok + R"(,"destination_country":"QQ"})",
-      "{" + ok + R"(,"x":")" + std::string(10 << 20, 'a') + "\"}",
       "{" + ok + R"(,"x":)" + std::string(50000, '[') + std::string(50000, ']') + "}",
       R"({"event_time":"2025-01-01T00:00:00Z"})",
   };
@@ -74,6 +73,10 @@ TEST(KafkaPipelineTest, EventsFlowToSubscribersExactlyOnceAndBadInputIsDeadLette
     cluster.ProduceJson(TopicOf(events[i]), RecordKeyFor(events[i]), EventJson(events[i]));
   }
   while (next_bad < bad.size()) cluster.ProduceJson("trade-events", "bad", bad[next_bad++]);
+  // 10 MB, on a partition of its own (see Cluster::kLonePartition).
+  bad.push_back(R"({"event_id":"huge","event_time":"2025-01-01T00:00:00Z","x":")" +
+                std::string(10 << 20, 'a') + "\"}");
+  cluster.ProduceJson("trade-events", "huge", bad.back(), Cluster::kLonePartition);
   cluster.Flush();
   ASSERT_GT(expected.ids().size(), 10u);
 
@@ -101,7 +104,7 @@ TEST(KafkaPipelineTest, EventsFlowToSubscribersExactlyOnceAndBadInputIsDeadLette
   KafkaSourceOptions so;
   so.brokers = cluster.brokers();
   so.assign = {{{"dead-letters", 0}, -1}};
-  so.config["fetch.message.max.bytes"] = "20000000";
+  so.capture_headers = true;
   auto dl = KafkaSource::Create(so, nullptr);
   ASSERT_TRUE(dl.ok());
   size_t dead = 0;
@@ -109,7 +112,18 @@ TEST(KafkaPipelineTest, EventsFlowToSubscribersExactlyOnceAndBadInputIsDeadLette
   while (dead < bad.size() && std::chrono::steady_clock::now() < deadline) {
     auto recs = (*dl)->Poll(absl::Milliseconds(200));
     ASSERT_TRUE(recs.ok());
-    dead += recs->size();
+    for (const Record& r : *recs) {
+      ++dead;
+      std::map<std::string, std::string> h;
+      for (const auto& [k, v] : r.headers) h[std::string(k)] = std::string(v);
+      EXPECT_FALSE(h["error"].empty()) << "dead letter without a reason";
+      EXPECT_EQ(h["source-topic"], "trade-events");
+      EXPECT_FALSE(h["source-offset"].empty());
+      if (h["error"].find("exceeds the limit") != std::string::npos) {
+        EXPECT_EQ(h["truncated"], "true");
+        EXPECT_EQ(h["original-size"], std::to_string(bad.back().size()));
+      }
+    }
   }
   EXPECT_EQ(dead, bad.size());
   EXPECT_TRUE(processor->Alive()) << "the processor must survive bad input";
