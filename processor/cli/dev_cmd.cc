@@ -29,7 +29,8 @@ int Fail(absl::string_view step, const absl::Status& s) {
 }  // namespace
 
 int RunDev(int argc, char** argv) {
-  std::string profile = "current", policy_file, listen = "127.0.0.1:50051", state_dir,
+  constexpr absl::string_view kDefaultListen = "127.0.0.1:50051";
+  std::string profile = "current", policy_file, listen(kDefaultListen), state_dir,
               data_dir = "../shared/data";
   double rate = 200, violation_rate = 0.02;
   int64_t seconds = 0, seed = 1;
@@ -40,7 +41,8 @@ int RunDev(int argc, char** argv) {
                 "Ctrl-C stops it cleanly.");
   flags.String("profile", &profile, "shipped policy profile: current | aidr-2025");
   flags.String("policy", &policy_file, "policy file (JSON); wins over --profile");
-  flags.String("listen", &listen, "alert service address (port 0: any free port)");
+  flags.String("listen", &listen,
+               "alert service address (port 0: any free port; a busy default falls back to 0)");
   flags.String("state-dir", &state_dir, "state folder (default: a fresh temporary one)");
   flags.String("data-dir", &data_dir, "shared data folder for realistic traffic");
   flags.Double("rate", &rate, "generated events per second");
@@ -84,6 +86,11 @@ int RunDev(int argc, char** argv) {
   ao.state_dir = state_dir + "/alertd";
   ao.listen = listen;
   auto alertd = Alertd::Start(ao);
+  if (!alertd.ok() && listen == kDefaultListen) {
+    // The default port is taken (another dev running?): any free port will do.
+    ao.listen = "127.0.0.1:0";
+    alertd = Alertd::Start(ao);
+  }
   if (!alertd.ok()) return Fail("alert service", alertd.status());
   // 5. Processor.
   ProcessorOptions po;
