@@ -30,6 +30,7 @@
 #include "processor/gen/generator.h"
 #include "processor/json.h"
 #include "processor/traffic.h"
+#include "tests/common/subprocess.h"
 #include "tests/common/test_util.h"
 
 namespace exportwatch {
@@ -42,30 +43,13 @@ struct ChildResult {
   int status = -1;
 };
 
-// Runs argv, captures stdout, returns its CPU time (user + sys).
+// Runs argv to its end, capturing stdout; CPU is the child's user + sys.
 ChildResult RunChild(std::vector<std::string> args) {
   ChildResult r;
-  int fds[2];
-  if (pipe(fds) != 0) return r;
   absl::Time start = absl::Now();
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) r.stdout_text.append(buf, n);
-  close(fds[0]);
+  testing::Subprocess child(std::move(args));
   struct rusage ru = {};
-  wait4(pid, &r.status, 0, &ru);
+  r.status = child.Wait(&r.stdout_text, &ru);
   r.wall_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   r.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
                   ru.ru_stime.tv_usec / 1e6;

@@ -1,5 +1,7 @@
 #include "state/rocksdb_alert_log.h"
 
+#include "state/rocksdb_status.h"
+
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -43,16 +45,8 @@ std::string IdKey(std::string_view alert_id) {
   return absl::StrCat(kIdPrefix, Sv(alert_id));
 }
 
-// RocksDB status -> absl status, chosen by what the caller should do.
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat("alert log ", Sv(what), ": ", s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(msg);
-  if (s.IsCorruption()) return absl::DataLossError(msg);
-  if (s.IsIOError()) return absl::UnavailableError(msg);
-  if (s.IsBusy() || s.IsTryAgain()) return absl::UnavailableError(msg);
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
-  return absl::InternalError(msg);
+  return rocks::ToStatus(s, absl::StrCat("alert log ", Sv(what)));
 }
 
 absl::StatusOr<uint64_t> SeqOfKey(const rocksdb::Slice& key) {

@@ -9,21 +9,12 @@
 #include "rocksdb/db.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "state/rocksdb_status.h"
 
 namespace exportwatch {
 namespace {
 
-// RocksDB status -> absl status, chosen by what the caller should do.
-absl::Status ToStatus(const rocksdb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  std::string msg = absl::StrCat(what, ": ", s.ToString());
-  if (s.IsNotFound()) return absl::NotFoundError(msg);
-  if (s.IsCorruption()) return absl::DataLossError(msg);
-  if (s.IsIOError()) return absl::UnavailableError(msg);
-  if (s.IsBusy() || s.IsTryAgain()) return absl::UnavailableError(msg);
-  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
-  return absl::InternalError(msg);
-}
+using rocks::ToStatus;
 
 // Drops expired de-duplication entries during compaction, so the dedup
 // window costs disk only for its retention.

@@ -53,7 +53,7 @@ int RunDev(int argc, char** argv) {
   InstallStopSignals();
 
   // 1. Policy.
-  auto policy = policy_file.empty() ? Policy::FromProfile(profile) : Policy::FromFile(policy_file);
+  auto policy = Policy::Load(policy_file, profile);
   if (!policy.ok()) return Fail("policy", policy.status());
   // 2. State folder.
   bool temp_state = state_dir.empty();

@@ -36,7 +36,7 @@ int RunProcessor(int argc, char** argv) {
     std::cerr << "exportwatch processor: " << s.message() << "\n";
     return 2;
   }
-  auto policy = policy_file.empty() ? Policy::FromProfile(profile) : Policy::FromFile(policy_file);
+  auto policy = Policy::Load(policy_file, profile);
   if (!policy.ok()) {
     std::cerr << "exportwatch processor: " << policy.status().message() << "\n";
     return 2;

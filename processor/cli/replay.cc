@@ -38,7 +38,7 @@ int RunReplay(int argc, char** argv) {
     std::cerr << "exportwatch replay: --watchlist: screening is not implemented yet\n";
     return 2;
   }
-  auto policy = policy_file.empty() ? Policy::FromProfile(profile) : Policy::FromFile(policy_file);
+  auto policy = Policy::Load(policy_file, profile);
   if (!policy.ok()) {
     std::cerr << "exportwatch replay: " << policy.status().message() << "\n";
     return 2;

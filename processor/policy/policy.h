@@ -31,6 +31,12 @@ class Policy {
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> FromFile(
       const std::string& path);
 
+  // The command lines' rule: a policy file, when given, wins over the profile.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> Load(
+      const std::string& policy_file, absl::string_view profile) {
+    return policy_file.empty() ? FromProfile(profile) : FromFile(policy_file);
+  }
+
   const v1::Policy& proto() const { return proto_; }
   const v1::PolicyRef& ref() const { return ref_; }
   bool RuleEnabled(absl::string_view rule_id) const { return enabled_.contains(rule_id); }

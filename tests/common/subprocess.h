@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +91,22 @@ class Subprocess {
     kill(pid_, sig);
     int status = -1;
     waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  // Reads stdout to its end, waits for the exit and returns the wait status;
+  // `usage` (optional) receives the child's resource use (CPU time).
+  int Wait(std::string* out, struct rusage* usage) {
+    char buf[4096];
+    ssize_t n;
+    out->append(buffer_);
+    buffer_.clear();
+    while ((n = read(out_, buf, sizeof(buf))) > 0) out->append(buf, static_cast<size_t>(n));
+    int status = -1;
+    struct rusage ru = {};
+    wait4(pid_, &status, 0, &ru);
+    if (usage) *usage = ru;
     pid_ = -1;
     return status;
   }
