@@ -136,7 +136,7 @@ absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partit
   to.rate = 0;
   to.protobuf = format == "protobuf";
   std::atomic<bool> stop{false};
-  int64_t produced = 0;
+  std::atomic<int64_t> produced{0};
   if (auto s = ProduceTraffic(**gen, **sink, TopicNames(), to, stop, nullptr, &produced); !s.ok()) {
     return s;
   }

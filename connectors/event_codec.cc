@@ -9,6 +9,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace exportwatch {
@@ -148,13 +149,22 @@ absl::Status CheckNonNegative(absl::string_view field, double v) {
   return v < 0 ? Invalid(field, "must be >= 0") : absl::OkStatus();
 }
 
+// RFC 3339 covers years 0001-9999; binary protobuf can carry anything, and
+// a time outside that range could not be written back as JSON.
+absl::Status CheckTime(absl::string_view field, const google::protobuf::Timestamp& t) {
+  constexpr int64_t kMaxSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+  if (t.seconds() <= 0) return Invalid(field, "before 1970");
+  if (t.seconds() > kMaxSeconds) return Invalid(field, "after year 9999");
+  if (t.nanos() < 0 || t.nanos() > 999999999) return Invalid(field, "nanos out of range");
+  return absl::OkStatus();
+}
+
 absl::Status CheckEnvelope(const std::string& event_id,
                            bool has_time, const google::protobuf::Timestamp& t) {
   if (event_id.empty()) return Invalid("event_id", "required");
   if (event_id.size() > 128) return Invalid("event_id", "longer than 128 characters");
   if (!has_time) return Invalid("event_time", "required");
-  if (t.seconds() <= 0) return Invalid("event_time", "before 1970");
-  return absl::OkStatus();
+  return CheckTime("event_time", t);
 }
 
 absl::Status CheckParty(absl::string_view field, const Party& p) {
@@ -221,6 +231,8 @@ absl::Status ValidateCloud(const CloudUsageEvent& e) {
   if (e.accelerator_count() < 0) return Invalid("accelerator_count", "must be >= 0");
   if (e.has_gpu_hours()) RETURN_IF_ERROR(CheckNonNegative("gpu_hours", e.gpu_hours()));
   RETURN_IF_ERROR(CheckNonNegative("measured_ops", e.measured_ops()));
+  if (e.has_period_start()) RETURN_IF_ERROR(CheckTime("period_start", e.period_start()));
+  if (e.has_period_end()) RETURN_IF_ERROR(CheckTime("period_end", e.period_end()));
   if (e.has_period_start() && e.has_period_end() &&
       e.period_end().seconds() < e.period_start().seconds()) {
     return Invalid("period_end", "before period_start");
@@ -238,22 +250,62 @@ absl::Status ValidateModel(const ModelTransferEvent& e) {
   return absl::OkStatus();
 }
 
-// Parses strictly first so that unknown fields can be counted; on failure
-// parses again ignoring them, and only then reports the error.
+// Removes, recursively, the object keys that `type` does not define (the
+// JSON mapping's names: json_name or the proto name). Returns how many.
+int PruneUnknownFields(google::protobuf::Value* value,
+                       const google::protobuf::Descriptor* type) {
+  if (value->has_list_value()) {
+    int n = 0;
+    for (auto& v : *value->mutable_list_value()->mutable_values()) n += PruneUnknownFields(&v, type);
+    return n;
+  }
+  if (!value->has_struct_value()) return 0;
+  // Well-known types (Timestamp, Struct...) have their own JSON forms.
+  if (type->file()->package() == "google.protobuf") return 0;
+  int n = 0;
+  auto* fields = value->mutable_struct_value()->mutable_fields();
+  for (auto it = fields->begin(); it != fields->end();) {
+    const google::protobuf::FieldDescriptor* f = type->FindFieldByName(it->first);
+    if (f == nullptr) f = type->FindFieldByCamelcaseName(it->first);
+    if (f == nullptr) {
+      ++n;
+      it = fields->erase(it);
+      continue;
+    }
+    if (f->message_type() != nullptr) n += PruneUnknownFields(&it->second, f->message_type());
+    ++it;
+  }
+  return n;
+}
+
+// Parses strictly: a misspelt enum value or a wrong type is an error. When
+// the only trouble is fields the schema does not know, they are removed and
+// counted (the contract: "unknown fields are ignored and counted"); the
+// lenient protobuf parser cannot do this, as it also drops unknown enum
+// values silently.
 absl::Status ParseJson(absl::string_view json, google::protobuf::Message* msg,
                        DecodeInfo* info) {
   google::protobuf::util::JsonParseOptions strict;
-  auto s = google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), msg, strict);
+  google::protobuf::StringPiece piece(json.data(), json.size());
+  auto s = google::protobuf::util::JsonStringToMessage(piece, msg, strict);
   if (s.ok()) return absl::OkStatus();
-  msg->Clear();
-  google::protobuf::util::JsonParseOptions lenient;
-  lenient.ignore_unknown_fields = true;
-  auto s2 = google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), msg, lenient);
-  if (!s2.ok()) {
+  auto invalid = [](const auto& status) {
     return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON: ", std::string(s2.message()).substr(0, 200)));
-  }
-  if (info) info->had_unknown_fields = true;
+        absl::StrCat("invalid JSON: ", std::string(status.message()).substr(0, 200)));
+  };
+  if (std::string(s.message()).find("Cannot find field") == std::string::npos) return invalid(s);
+  // Slow path, only for records that carry unknown fields.
+  google::protobuf::Value generic;
+  auto g = google::protobuf::util::JsonStringToMessage(piece, &generic, strict);
+  if (!g.ok()) return invalid(g);
+  int unknown = PruneUnknownFields(&generic, msg->GetDescriptor());
+  std::string pruned;
+  auto p = google::protobuf::util::MessageToJsonString(generic, &pruned);
+  if (!p.ok()) return invalid(p);
+  msg->Clear();
+  auto s2 = google::protobuf::util::JsonStringToMessage(pruned, msg, strict);
+  if (!s2.ok()) return invalid(s2);
+  if (info && unknown > 0) info->had_unknown_fields = true;
   return absl::OkStatus();
 }
 

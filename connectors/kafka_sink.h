@@ -34,8 +34,8 @@ class KafkaSink {
       const KafkaSinkOptions& options);
   virtual ~KafkaSink() = default;
 
-  // Queues one record; partition -1 means by key hash (librdkafka's default
-  // murmur2, the same as the Java client).
+  // Queues one record; partition -1 means by murmur2 of the key (the Java
+  // client's default partitioner).
   [[nodiscard]] virtual absl::Status Produce(absl::string_view topic, absl::string_view key,
                                              absl::string_view value,
                                              const std::vector<Header>& headers = {},

@@ -28,6 +28,9 @@ class RdKafkaSink final : public KafkaSink {
         {"bootstrap.servers", o.brokers},
         // Idempotent: retries never duplicate or reorder within a partition.
         {"enable.idempotence", "true"},
+        // murmur2 on the key, as the Java client: facts of one key always land
+        // on one partition, whichever client produced them.
+        {"partitioner", "murmur2_random"},
         {"linger.ms", std::to_string(o.linger_ms)},
         {"compression.type", "none"},
         {"message.timeout.ms", "60000"},

@@ -195,7 +195,9 @@ class RdKafkaSource final : public KafkaSource {
         listener_error_ = offsets.status();
         // Take nothing: another member can have these partitions.
         if (cooperative) {
-          rd_kafka_incremental_unassign(rk, parts);
+          if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) {
+            rd_kafka_error_destroy(e);
+          }
         } else {
           rd_kafka_assign(rk, nullptr);
         }

@@ -34,7 +34,7 @@ absl::Status RunAlertSubscriber(const AlertSubscriberOptions& options,
     auto reader = stub->Subscribe(&ctx, request);
     v1::Alert alert;
     bool got_any = false;
-    while (reader->Read(&alert)) {
+    while (!stop.load() && reader->Read(&alert)) {
       got_any = true;
       if (!alert.cursor().empty()) request.set_after_cursor(alert.cursor());
       on_alert(alert);

@@ -137,11 +137,23 @@ class IngestStage {
         outputs_.push_back(std::move(dead));
         continue;
       }
-      ++m_.events_valid;
-      if (info.had_unknown_fields) ++m_.unknown_fields;
       alerts_.clear();
       facts_.clear();
       engine_->Inspect(event_, now, &alerts_, &facts_);
+      if (auto too_big = OversizedOutput(); !too_big.empty()) {
+        // Kafka would refuse it and the stage would retry forever: the event
+        // is dead-lettered instead (no valid event comes near the limit).
+        ++m_.dead_letters;
+        outputs_.push_back({o_.topics.dead_letters, std::string(r.key.substr(0, 256)),
+                            std::string(r.value.substr(0, o_.max_dead_letter_bytes)),
+                            {{"error", too_big},
+                             {"source-topic", std::string(r.topic)},
+                             {"source-partition", absl::StrCat(r.partition)},
+                             {"source-offset", absl::StrCat(r.offset)}}});
+        continue;
+      }
+      ++m_.events_valid;
+      if (info.had_unknown_fields) ++m_.unknown_fields;
       for (auto& a : alerts_) {
         outputs_.push_back({o_.topics.alerts, a.alert_id(), ToJson(a),
                             {{"content-type", "application/json"}}});
@@ -172,6 +184,24 @@ class IngestStage {
     m_.facts_out += n_facts;
     return absl::OkStatus();
   }
+
+  // Empty, or why this event's alerts or facts would be too large to produce.
+  std::string OversizedOutput() const {
+    size_t fact_bytes = event_.ByteSizeLong() + 512;
+    if (!facts_.empty() && fact_bytes > kMaxOutputBytes) {
+      return absl::StrCat("event re-encoded as a fact is ", fact_bytes, " bytes (limit ",
+                          kMaxOutputBytes, ")");
+    }
+    for (const auto& a : alerts_) {
+      if (a.ByteSizeLong() * 6 > kMaxOutputBytes) {  // JSON escapes at most x6
+        return absl::StrCat("alert ", a.rule_id(), " would exceed ", kMaxOutputBytes, " bytes");
+      }
+    }
+    return "";
+  }
+
+  // Under Kafka's default message.max.bytes (1,000,000).
+  static constexpr size_t kMaxOutputBytes = 950'000;
 
   const ProcessorOptions& o_;
   KafkaSink* sink_;
@@ -288,7 +318,10 @@ class KafkaProcessor final : public Processor {
     KafkaSinkOptions sink_opts;
     sink_opts.brokers = o_.brokers;
     sink_opts.config = o_.kafka_config;
+    // One producer per stage: Flush() reports the delivery errors of its own
+    // producer, so a stage can never take (and clear) the other's failure.
     ASSIGN_OR_RETURN(sink_, KafkaSink::Create(sink_opts));
+    ASSIGN_OR_RETURN(stateful_sink_, KafkaSink::Create(sink_opts));
     if (o_.create_topics) {
       RETURN_IF_ERROR(sink_->EnsureTopics({{o_.topics.trade, 4},
                                            {o_.topics.cloud_usage, 4},
@@ -316,7 +349,7 @@ class KafkaProcessor final : public Processor {
     std::atomic<bool> combined{false};
     absl::Status ingest_status, stateful_status;
     IngestStage ingest(o_, sink_.get(), &engine_, &metrics_);
-    StatefulStage stateful(o_, sink_.get(), &engine_, store_.get(), &metrics_);
+    StatefulStage stateful(o_, stateful_sink_.get(), &engine_, store_.get(), &metrics_);
     std::thread t1([&] {
       ingest_status = ingest.Run(combined);
       local_stop = true;
@@ -338,7 +371,8 @@ class KafkaProcessor final : public Processor {
  private:
   ProcessorOptions o_;
   DetectionEngine engine_;
-  std::unique_ptr<KafkaSink> sink_;
+  std::unique_ptr<KafkaSink> sink_;  // the ingest stage's, and admin
+  std::unique_ptr<KafkaSink> stateful_sink_;
   std::unique_ptr<StateStore> store_;
   ProcessorMetrics metrics_;
 };

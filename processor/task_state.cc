@@ -8,7 +8,9 @@ namespace exportwatch {
 
 std::string TaskState::StateKey(int32_t partition, absl::string_view rule, absl::string_view key,
                                 absl::string_view name) {
-  return absl::StrCat("p/", partition, "/s/", rule, "/", key, "/", name);
+  // The key is length-prefixed: keys may contain '/', and "A/B"+"C" must not
+  // meet "A"+"B/C".
+  return absl::StrCat("p/", partition, "/s/", rule, "/", key.size(), ":", key, "/", name);
 }
 
 std::string TaskState::OffsetKey(int32_t partition, absl::string_view topic) {
@@ -29,7 +31,8 @@ absl::StatusOr<int64_t> TaskState::StoredOffset(int32_t partition, absl::string_
 absl::StatusOr<bool> TaskState::SeenBefore(int32_t partition, absl::string_view rule,
                                            absl::string_view key, absl::string_view event_id,
                                            int64_t now_unix) {
-  std::string k = absl::StrCat("d/", partition, "/", rule, "/", key, "/", event_id);
+  std::string k =
+      absl::StrCat("d/", partition, "/", rule, "/", key.size(), ":", key, "/", event_id);
   auto v = Get(k);
   if (!v.ok()) return v.status();
   if (v->has_value()) return true;

@@ -2,9 +2,10 @@
 // written one poll batch at a time.
 //
 // Key layout (one store per processor instance, shards side by side):
-//   p/<partition>/s/<rule>/<key>/<name>   rule state of (rule, key)
-//   p/<partition>/o/<topic>               next input offset of the shard
-//   d/<partition>/<rule>/<key>/<event_id> de-duplication (expiring value)
+//   p/<partition>/s/<rule>/<len>:<key>/<name>    rule state of (rule, key)
+//   p/<partition>/o/<topic>                      next input offset of the shard
+//   d/<partition>/<rule>/<len>:<key>/<event_id>  de-duplication (expiring value)
+// (<len> is the key's length, so keys containing '/' cannot collide.)
 // Every read sees the batch's own earlier writes. Commit() writes the state
 // changes, the dedup marks and the input offsets in one atomic batch: after
 // a crash, state and position agree, and re-delivered facts are dropped.

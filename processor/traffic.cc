@@ -34,7 +34,7 @@ std::string LabelJson(const GeneratedEvent& e) {
 
 absl::Status ProduceTraffic(EventGenerator& gen, KafkaSink& sink, const TopicNames& topics,
                             const TrafficOptions& o, const std::atomic<bool>& stop,
-                            LineWriter* labels, int64_t* produced) {
+                            LineWriter* labels, std::atomic<int64_t>* produced) {
   GeneratedEvent e;
   const absl::Time start = absl::Now();
   int64_t n = 0;

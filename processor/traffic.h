@@ -29,11 +29,12 @@ struct TrafficOptions {
 std::string RecordKeyFor(const v1::Event& event);
 
 // Produces generated events to their topics until count or stop; `labels`
-// (optional) receives one JSON line of ground truth per violation event.
+// (optional) receives one JSON line of ground truth per violation event;
+// `produced` (optional) counts, readable from other threads.
 [[nodiscard]] absl::Status ProduceTraffic(EventGenerator& gen, KafkaSink& sink,
                                           const TopicNames& topics, const TrafficOptions& options,
                                           const std::atomic<bool>& stop, LineWriter* labels,
-                                          int64_t* produced);
+                                          std::atomic<int64_t>* produced);
 
 // The label line of a generated event.
 std::string LabelJson(const GeneratedEvent& e);

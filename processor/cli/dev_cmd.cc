@@ -121,9 +121,17 @@ int RunDev(int argc, char** argv) {
 
   const std::atomic<bool>& stop = StopFlag();
   absl::Status alertd_status, processor_status, traffic_status;
-  std::thread alertd_thread([&] { alertd_status = (*alertd)->Run(stop); });
-  std::thread processor_thread([&] { processor_status = (*processor)->Run(stop); });
-  int64_t produced = 0;
+  // A component that stops on an error stops everything: dev must never
+  // go on printing nothing while looking alive.
+  std::thread alertd_thread([&] {
+    alertd_status = (*alertd)->Run(stop);
+    RequestStop();
+  });
+  std::thread processor_thread([&] {
+    processor_status = (*processor)->Run(stop);
+    RequestStop();
+  });
+  std::atomic<int64_t> produced{0};
   std::thread traffic_thread([&] {
     TrafficOptions to;
     to.rate = rate;
@@ -162,6 +170,9 @@ int RunDev(int argc, char** argv) {
             << " alerts raised, " << printed << " delivered" << std::endl;
   if (!processor_status.ok()) return Fail("processor", processor_status);
   if (!alertd_status.ok()) return Fail("alert service", alertd_status);
+  if (!traffic_status.ok() && !absl::IsCancelled(traffic_status)) {
+    return Fail("traffic", traffic_status);
+  }
   return 0;
 }
 

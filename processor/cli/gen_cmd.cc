@@ -86,7 +86,7 @@ int RunGen(int argc, char** argv) {
   to.count = count;
   to.rate = rate;
   to.protobuf = protobuf;
-  int64_t produced = 0;
+  std::atomic<int64_t> produced{0};
   absl::Status s = ProduceTraffic(**gen, **sink, TopicNames(), to, StopFlag(), labels.get(),
                                   &produced);
   std::cerr << "gen: produced " << produced << " events\n";

@@ -36,6 +36,14 @@ int RunProcessor(int argc, char** argv) {
     std::cerr << "exportwatch processor: " << s.message() << "\n";
     return 2;
   }
+  if (max_batch < 1 || max_batch > 100000) {
+    std::cerr << "exportwatch processor: --max-batch must be in 1..100000\n";
+    return 2;
+  }
+  if (facts_partitions < 1 || facts_partitions > 10000) {
+    std::cerr << "exportwatch processor: --facts-partitions must be in 1..10000\n";
+    return 2;
+  }
   auto policy = Policy::Load(policy_file, profile);
   if (!policy.ok()) {
     std::cerr << "exportwatch processor: " << policy.status().message() << "\n";

@@ -108,6 +108,14 @@ absl::Status Policy::Index() {
       membership_[absl::StrCat(group.name(), "/", mem.country())].push_back({from, until});
     }
   }
+  // A typo in a group's name must not silently switch detection off.
+  for (const char* group : {"D5_MACAU", "TIER1"}) {
+    bool found = false;
+    for (const auto& g : proto_.country_groups()) found = found || g.name() == group;
+    if (!found && !proto_.enabled_rules().empty()) {
+      return invalid("country_groups: group ", group, " is required (the rules use it)");
+    }
+  }
   for (int c = 0; c < proto_.chips_size(); ++c) {
     const auto& chip = proto_.chips(c);
     if (chip.chip_model().empty()) return invalid("chips[", c, "].chip_model: required");

@@ -37,6 +37,10 @@ class Policy {
     return policy_file.empty() ? FromProfile(profile) : FromFile(policy_file);
   }
 
+  // Indexes point into proto_: never copied, shared by pointer.
+  Policy(const Policy&) = delete;
+  Policy& operator=(const Policy&) = delete;
+
   const v1::Policy& proto() const { return proto_; }
   const v1::PolicyRef& ref() const { return ref_; }
   bool RuleEnabled(absl::string_view rule_id) const { return enabled_.contains(rule_id); }

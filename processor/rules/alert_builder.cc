@@ -98,7 +98,9 @@ std::string NormalizeName(absl::string_view name) {
 
 std::string EntityKey(const v1::Party& party) {
   if (!party.entity_id().empty()) return party.entity_id();
-  return NormalizeName(party.name());
+  std::string normalized = NormalizeName(party.name());
+  // A name of punctuation only still needs a key of its own.
+  return normalized.empty() ? party.name() : normalized;
 }
 
 absl::string_view SeverityName(v1::Severity s) {

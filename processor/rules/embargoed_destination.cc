@@ -2,6 +2,8 @@
 // end user's country or any non-ORIGIN route country is restricted (D:5 +
 // Macau at event_time), and the authorization is not a LICENSE. CRITICAL.
 #include "absl/strings/string_view.h"
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "processor/rules/alert_builder.h"
@@ -11,6 +13,7 @@ namespace exportwatch {
 namespace {
 
 constexpr absl::string_view kId = "EMBARGOED_DESTINATION";
+constexpr size_t kMaxChipsInEvidence = 16;
 
 class EmbargoedDestination final : public Rule {
  public:
@@ -22,10 +25,17 @@ class EmbargoedDestination final : public Rule {
     if (t.authorization().type() == v1::AuthorizationType::LICENSE) return;
     const Policy& p = ctx.policy;
     std::vector<std::string> chips;
+    bool controlled = false;
     for (const auto& item : t.items()) {
-      if (p.IsControlled(item)) chips.push_back(item.chip_model());
+      if (!p.IsControlled(item)) continue;
+      controlled = true;
+      // Evidence lists each model once, and a bounded number of them.
+      if (chips.size() < kMaxChipsInEvidence &&
+          std::find(chips.begin(), chips.end(), item.chip_model()) == chips.end()) {
+        chips.push_back(item.chip_model().substr(0, 64));
+      }
     }
-    if (chips.empty()) return;
+    if (!controlled) return;
     const int64_t at = t.event_time().seconds();
     // The first restricted place, in the order an analyst reads a shipment.
     std::string where, country;

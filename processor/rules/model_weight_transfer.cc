@@ -29,28 +29,31 @@ class ModelWeightTransfer final : public Rule {
   absl::string_view id() const override { return kId; }
 
   void Inspect(const v1::Event& event, const RuleContext&, Emitter& out) const override {
-    if (event.has_model_transfer() && !event.model_transfer().model_id().empty()) {
-      out.Fact(kId, std::string(kRegistryKey));
-    }
+    if (event.has_model_transfer()) out.Fact(kId, std::string(kRegistryKey));
   }
 
   absl::Status Apply(const v1::Event& event, absl::string_view, const RuleContext& ctx,
                      KeyState& state, Emitter& out) const override {
     if (!event.has_model_transfer()) return absl::OkStatus();
     const auto& m = event.model_transfer();
+    // model_id is optional in the contract: an unnamed model is still judged,
+    // under the transfer's (or the event's) id, and has no lineage.
+    const std::string model_id = !m.model_id().empty()      ? m.model_id()
+                                 : !m.transfer_id().empty() ? "transfer:" + m.transfer_id()
+                                                            : "event:" + m.event_id();
     // Update what the registry knows of this model.
     v1::ModelRecord self;
     {
-      auto stored = state.Get(absl::StrCat("m/", m.model_id()));
+      auto stored = state.Get(absl::StrCat("m/", model_id));
       if (!stored.ok()) return stored.status();
       if (stored->has_value()) self.ParseFromString(**stored);
     }
-    self.set_model_id(m.model_id());
-    if (!m.base_model_id().empty() && m.base_model_id() != m.model_id()) {
+    self.set_model_id(model_id);
+    if (!m.base_model_id().empty() && m.base_model_id() != model_id) {
       self.set_base_model_id(m.base_model_id());
     }
     self.set_own_training_ops(std::max(self.own_training_ops(), m.training_ops()));
-    state.Put(absl::StrCat("m/", m.model_id()), self.SerializeAsString());
+    state.Put(absl::StrCat("m/", model_id), self.SerializeAsString());
 
     // Cumulative compute: own plus every known ancestor's own.
     double cumulative = self.own_training_ops();
@@ -96,9 +99,9 @@ class ModelWeightTransfer final : public Rule {
     spec.rule_id = kId;
     spec.severity = severity;
     spec.subject_kind = v1::MODEL;
-    spec.subject_id = m.model_id();
+    spec.subject_id = model_id;
     spec.window = m.transfer_id();
-    spec.title = absl::StrCat("Unpublished weights of ", m.model_id(), " (",
+    spec.title = absl::StrCat("Unpublished weights of ", model_id, " (",
                               absl::StrFormat("%.3g", cumulative), " ops) transferred to ",
                               r.name().empty() ? m.destination_country() : r.name(), ": ",
                               reason);

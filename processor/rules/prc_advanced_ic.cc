@@ -5,6 +5,8 @@
 // Cloud usage arrives as many hourly records per tenant; the alert fires once
 // per tenant and chip model, so this half is stateful (keyed by tenant).
 #include "absl/strings/string_view.h"
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "processor/rules/alert_builder.h"
@@ -34,7 +36,10 @@ class PrcAdvancedIc final : public Rule {
     int64_t units = 0;
     for (const auto& item : t.items()) {
       if (ctx.policy.IsPrcAdvancedIc(item.chip_model())) {
-        chips.push_back(item.chip_model());
+        // Catalog models only (bounded names); each listed once.
+        if (std::find(chips.begin(), chips.end(), item.chip_model()) == chips.end()) {
+          chips.push_back(item.chip_model());
+        }
         units += item.quantity();
       }
     }

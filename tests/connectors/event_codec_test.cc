@@ -116,6 +116,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BadTime", R"({"event_id":"x","event_time":"yesterday"})", "invalid JSON"},
         BadCase{"WrongType", "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":"many"}]})",
                 "invalid JSON"},
+        BadCase{"MisspeltEnum", "{" + kOk + R"(,"authorization":{"type":"lpp"}})", "invalid JSON"},
+        BadCase{"MisspeltEnumAfterUnknownField",
+                "{" + kOk + R"(,"authorization":{"type":"lpp"},"zzz":1})", "invalid JSON"},
+        BadCase{"Year10000", R"({"event_id":"x","event_time":"10000-01-01T00:00:00Z"})",
+                "invalid JSON"},
         BadCase{"NegativeQuantity",
                 "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":-5}]})", "quantity"},
         BadCase{"ZeroQuantity", "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":0}]})",
@@ -142,6 +147,22 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"HugeRecord", "{" + kOk + R"(,"x":")" + std::string(10 << 20, 'a') + "\"}",
                 "exceeds the limit"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+TEST(EventCodecTest, ProtobufTimesOutOfRangeAreRejected) {
+  v1::TradeEvent t;
+  t.set_event_id("x");
+  t.mutable_event_time()->set_seconds(1);
+  t.mutable_event_time()->set_nanos(2'000'000'000);
+  v1::Event e;
+  absl::Status s = DecodeEvent(Stream::kTrade, ContentType::kProtobuf, t.SerializeAsString(),
+                               DecodeLimits(), &e, nullptr);
+  EXPECT_NE(std::string(s.message()).find("nanos"), std::string::npos) << s;
+  t.mutable_event_time()->set_nanos(0);
+  t.mutable_event_time()->set_seconds(400'000'000'000);
+  s = DecodeEvent(Stream::kTrade, ContentType::kProtobuf, t.SerializeAsString(), DecodeLimits(),
+                  &e, nullptr);
+  EXPECT_NE(std::string(s.message()).find("9999"), std::string::npos) << s;
+}
 
 TEST(EventCodecTest, UnsupportedContentTypeIsAnError) {
   EXPECT_FALSE(ParseContentType("text/xml").ok());

@@ -218,6 +218,16 @@ TEST(RulesTest, ModelWeightTransferAddsAncestorsCompute) {
   EXPECT_EQ(alerts[0].evidence().values().fields().at("ancestors").string_value(), "base-1");
 }
 
+TEST(RulesTest, ModelWithoutIdIsStillJudged) {
+  Harness h("current");
+  v1::Event e = Model();
+  e.mutable_model_transfer()->clear_model_id();
+  e.mutable_model_transfer()->set_destination_country("CN");
+  auto alerts = h.Run(e);
+  ASSERT_THAT(Rules(alerts), ElementsAre("MODEL_WEIGHT_TRANSFER:CRITICAL"));
+  EXPECT_EQ(alerts[0].subject().id(), "transfer:XFER-311");
+}
+
 TEST(RulesTest, ModelLineageCycleTerminates) {
   Harness h("current");
   v1::Event a = Model();
@@ -312,6 +322,12 @@ TEST(PolicyTest, InvalidPolicyNamesTheField) {
   v1::Policy q = (*Policy::FromProfile("current"))->proto();
   q.add_enabled_rules("NO_SUCH_RULE");
   EXPECT_FALSE(Policy::Create(q).ok());
+  // A misspelt group would switch the embargo off: an error instead.
+  v1::Policy g = (*Policy::FromProfile("current"))->proto();
+  g.mutable_country_groups(0)->set_name("D5_MACOU");
+  auto missing = Policy::Create(g);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(std::string(missing.status().message()).find("D5_MACAU"), std::string::npos);
 }
 
 }  // namespace
