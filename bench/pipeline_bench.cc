@@ -112,9 +112,13 @@ absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partit
   row.format = format;
   auto cluster = MockKafkaCluster::Create(1);
   if (!cluster.ok()) return cluster.status();
-  for (const auto& [t, n] : std::vector<std::pair<std::string, int>>{
-           {"trade-events", partitions}, {"cloud-usage", partitions}, {"model-transfers", 2},
-           {"alerts", 1}, {"dead-letters", 1}, {"exportwatch-facts", partitions}}) {
+  for (const auto& [t, n] :
+       std::vector<std::pair<std::string, int>>{{"trade-events", partitions},
+                                                {"cloud-usage", partitions},
+                                                {"model-transfers", 2},
+                                                {"alerts", 1},
+                                                {"dead-letters", 1},
+                                                {"exportwatch-facts", partitions}}) {
     if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return s;
   }
   std::string brokers = (*cluster)->bootstraps();
@@ -157,9 +161,9 @@ absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partit
   }
   row.avg_bytes = static_cast<double>(raw_bytes) / static_cast<double>(raw_got);
   testing::TempDir dir;
-  row.proc = RunChild({EW_BINARY, "processor", "--brokers", brokers, "--state-dir",
-                       dir.File("state"), "--profile", profile, "--no-create-topics",
-                       "--exit-when-idle", "1"});
+  row.proc =
+      RunChild({EW_BINARY, "processor", "--brokers", brokers, "--state-dir", dir.File("state"),
+                "--profile", profile, "--no-create-topics", "--exit-when-idle", "1"});
   row.proc_records = MetricFrom(row.proc.stdout_text, "records_in");
   row.facts = MetricFrom(row.proc.stdout_text, "facts_applied");
   row.alerts = MetricFrom(row.proc.stdout_text, "alerts_out");

@@ -8,10 +8,10 @@
 #define EW_CONCAT_(a, b) EW_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::absl::Status ew_status_ = (expr);        \
-    if (!ew_status_.ok()) return ew_status_;   \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status ew_status_ = (expr);      \
+    if (!ew_status_.ok()) return ew_status_; \
   } while (false)
 
 // ASSIGN_OR_RETURN(auto x, F()): binds the value, or returns the error.

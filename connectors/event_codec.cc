@@ -1,10 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "connectors/event_codec.h"
 
 #include <cmath>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
@@ -87,8 +87,8 @@ absl::Status CheckJsonDepth(absl::string_view json, int max_depth) {
 }
 
 // Walks every string, repeated and double field: sizes bounded, numbers finite.
-absl::Status CheckShape(const google::protobuf::Message& msg,
-                        const DecodeLimits& limits, const std::string& path) {
+absl::Status CheckShape(const google::protobuf::Message& msg, const DecodeLimits& limits,
+                        const std::string& path) {
   const auto* refl = msg.GetReflection();
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   refl->ListFields(msg, &fields);
@@ -105,8 +105,8 @@ absl::Status CheckShape(const google::protobuf::Message& msg,
         if (f->cpp_type() == FD::CPPTYPE_STRING) {
           if (refl->GetRepeatedStringReference(msg, f, i, nullptr).size() >
               limits.max_string_bytes) {
-            return Invalid(elem, absl::StrCat("string longer than ",
-                                              limits.max_string_bytes, " bytes"));
+            return Invalid(elem,
+                           absl::StrCat("string longer than ", limits.max_string_bytes, " bytes"));
           }
         } else if (f->cpp_type() == FD::CPPTYPE_MESSAGE) {
           RETURN_IF_ERROR(CheckShape(refl->GetRepeatedMessage(msg, f, i), limits, elem));
@@ -121,8 +121,8 @@ absl::Status CheckShape(const google::protobuf::Message& msg,
     if (f->cpp_type() == FD::CPPTYPE_STRING) {
       std::string scratch;
       if (refl->GetStringReference(msg, f, &scratch).size() > limits.max_string_bytes) {
-        return Invalid(name, absl::StrCat("string longer than ", limits.max_string_bytes,
-                                          " bytes"));
+        return Invalid(name,
+                       absl::StrCat("string longer than ", limits.max_string_bytes, " bytes"));
       }
     } else if (f->cpp_type() == FD::CPPTYPE_MESSAGE) {
       RETURN_IF_ERROR(CheckShape(refl->GetMessage(msg, f), limits, name));
@@ -133,8 +133,7 @@ absl::Status CheckShape(const google::protobuf::Message& msg,
   return absl::OkStatus();
 }
 
-absl::Status CheckCountry(absl::string_view field, const std::string& code,
-                          bool required = false) {
+absl::Status CheckCountry(absl::string_view field, const std::string& code, bool required = false) {
   if (code.empty()) {
     return required ? Invalid(field, "required") : absl::OkStatus();
   }
@@ -159,8 +158,8 @@ absl::Status CheckTime(absl::string_view field, const google::protobuf::Timestam
   return absl::OkStatus();
 }
 
-absl::Status CheckEnvelope(const std::string& event_id,
-                           bool has_time, const google::protobuf::Timestamp& t) {
+absl::Status CheckEnvelope(const std::string& event_id, bool has_time,
+                           const google::protobuf::Timestamp& t) {
   if (event_id.empty()) return Invalid("event_id", "required");
   if (event_id.size() > 128) return Invalid("event_id", "longer than 128 characters");
   if (!has_time) return Invalid("event_time", "required");
@@ -177,8 +176,7 @@ absl::Status CheckParty(absl::string_view field, const Party& p) {
                                p.ultimate_parent_hq_country()));
   if (!p.incorporated_on().empty()) {
     absl::CivilDay day;
-    if (p.incorporated_on().size() != 10 ||
-        !absl::ParseCivilTime(p.incorporated_on(), &day)) {
+    if (p.incorporated_on().size() != 10 || !absl::ParseCivilTime(p.incorporated_on(), &day)) {
       return Invalid(absl::StrCat(field, ".incorporated_on"), "not a YYYY-MM-DD date");
     }
   }
@@ -194,13 +192,13 @@ absl::Status ValidateTrade(const TradeEvent& e) {
   }
   if (e.has_end_user()) RETURN_IF_ERROR(CheckParty("end_user", e.end_user()));
   for (int i = 0; i < e.intermediate_consignees_size(); ++i) {
-    RETURN_IF_ERROR(CheckParty(absl::StrCat("intermediate_consignees[", i, "]"),
-                               e.intermediate_consignees(i)));
+    RETURN_IF_ERROR(
+        CheckParty(absl::StrCat("intermediate_consignees[", i, "]"), e.intermediate_consignees(i)));
   }
   RETURN_IF_ERROR(CheckCountry("destination_country", e.destination_country()));
   for (int i = 0; i < e.route_size(); ++i) {
-    RETURN_IF_ERROR(CheckCountry(absl::StrCat("route[", i, "].country"),
-                                 e.route(i).country(), /*required=*/true));
+    RETURN_IF_ERROR(CheckCountry(absl::StrCat("route[", i, "].country"), e.route(i).country(),
+                                 /*required=*/true));
   }
   for (int i = 0; i < e.items_size(); ++i) {
     const auto& item = e.items(i);
@@ -252,11 +250,11 @@ absl::Status ValidateModel(const ModelTransferEvent& e) {
 
 // Removes, recursively, the object keys that `type` does not define (the
 // JSON mapping's names: json_name or the proto name). Returns how many.
-int PruneUnknownFields(google::protobuf::Value* value,
-                       const google::protobuf::Descriptor* type) {
+int PruneUnknownFields(google::protobuf::Value* value, const google::protobuf::Descriptor* type) {
   if (value->has_list_value()) {
     int n = 0;
-    for (auto& v : *value->mutable_list_value()->mutable_values()) n += PruneUnknownFields(&v, type);
+    for (auto& v : *value->mutable_list_value()->mutable_values())
+      n += PruneUnknownFields(&v, type);
     return n;
   }
   if (!value->has_struct_value()) return 0;
@@ -283,8 +281,7 @@ int PruneUnknownFields(google::protobuf::Value* value,
 // counted (the contract: "unknown fields are ignored and counted"); the
 // lenient protobuf parser cannot do this, as it also drops unknown enum
 // values silently.
-absl::Status ParseJson(absl::string_view json, google::protobuf::Message* msg,
-                       DecodeInfo* info) {
+absl::Status ParseJson(absl::string_view json, google::protobuf::Message* msg, DecodeInfo* info) {
   google::protobuf::util::JsonParseOptions strict;
   google::protobuf::StringPiece piece(json.data(), json.size());
   auto s = google::protobuf::util::JsonStringToMessage(piece, msg, strict);
@@ -335,17 +332,15 @@ absl::StatusOr<ContentType> ParseContentType(absl::string_view header) {
   if (header == "application/x-protobuf" || header == "application/protobuf") {
     return ContentType::kProtobuf;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported content-type '", header.substr(0, 64),
-      "' (application/json or application/x-protobuf)"));
+  return absl::InvalidArgumentError(absl::StrCat("unsupported content-type '", header.substr(0, 64),
+                                                 "' (application/json or application/x-protobuf)"));
 }
 
 absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payload,
                          const DecodeLimits& limits, Event* out, DecodeInfo* info) {
   if (payload.size() > limits.max_record_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "record of ", payload.size(), " bytes exceeds the limit of ",
-        limits.max_record_bytes));
+        "record of ", payload.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
   }
   if (payload.empty()) return absl::InvalidArgumentError("empty record");
   out->Clear();
@@ -377,8 +372,8 @@ absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payl
   return ValidateEvent(*out, limits);
 }
 
-absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits,
-                              Event* out, DecodeInfo* info) {
+absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits, Event* out,
+                              DecodeInfo* info) {
   if (line.size() > limits.max_record_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "line of ", line.size(), " bytes exceeds the limit of ", limits.max_record_bytes));

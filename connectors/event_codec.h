@@ -6,7 +6,6 @@
 // reason written on the dead letter.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "exportwatch/v1/events.pb.h"
 
 namespace exportwatch {
@@ -48,20 +48,17 @@ struct DecodeInfo {
 
 // Decodes one record of `stream` into the matching member of `out` and
 // validates it. On error `out` is unspecified.
-[[nodiscard]] absl::Status DecodeEvent(Stream stream, ContentType type,
-                                       absl::string_view payload,
-                                       const DecodeLimits& limits,
-                                       v1::Event* out, DecodeInfo* info);
+[[nodiscard]] absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payload,
+                                       const DecodeLimits& limits, v1::Event* out,
+                                       DecodeInfo* info);
 
 // Decodes one line of a replay file: {"trade": {...}} | {"cloud_usage": ...}
 // | {"model_transfer": ...}, and validates it.
-[[nodiscard]] absl::Status DecodeReplayLine(absl::string_view line,
-                                            const DecodeLimits& limits,
+[[nodiscard]] absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits,
                                             v1::Event* out, DecodeInfo* info);
 
 // Validates a decoded event against the contract.
-[[nodiscard]] absl::Status ValidateEvent(const v1::Event& event,
-                                         const DecodeLimits& limits);
+[[nodiscard]] absl::Status ValidateEvent(const v1::Event& event, const DecodeLimits& limits);
 
 // ISO 3166-1 alpha-2 (upper case), plus XK (Kosovo, user-assigned but in
 // use on screening lists).

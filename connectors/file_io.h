@@ -1,7 +1,6 @@
 // File source and sink for `exportwatch replay`: JSON lines in, JSON lines out.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -9,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace exportwatch {
 
@@ -16,8 +16,8 @@ namespace exportwatch {
 // (its bytes are never buffered) and reported as an error for that line only.
 class LineReader {
  public:
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<LineReader>> Open(
-      const std::string& path, size_t max_line_bytes);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<LineReader>> Open(const std::string& path,
+                                                                        size_t max_line_bytes);
   ~LineReader();
   // false at end of file. `line_status` is the per-line outcome.
   bool Next(std::string* line, absl::Status* line_status);

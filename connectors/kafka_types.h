@@ -1,13 +1,14 @@
 // Plain types shared by the Kafka source and sink: no librdkafka in here.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace exportwatch {
 

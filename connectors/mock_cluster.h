@@ -13,8 +13,7 @@ namespace exportwatch {
 
 class MockKafkaCluster {
  public:
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MockKafkaCluster>> Create(
-      int num_brokers);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MockKafkaCluster>> Create(int num_brokers);
   virtual ~MockKafkaCluster() = default;
   // bootstrap.servers for clients, e.g. "127.0.0.1:40123,127.0.0.1:40125".
   virtual std::string bootstraps() const = 0;

@@ -1,10 +1,10 @@
 // librdkafka implementation of KafkaSink.
-#include "absl/strings/string_view.h"
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "connectors/kafka_sink.h"
@@ -56,18 +56,17 @@ class RdKafkaSink final : public KafkaSink {
     if (!headers.empty()) {
       hdrs = rd_kafka_headers_new(headers.size());
       for (const auto& h : headers) {
-        rd_kafka_header_add(hdrs, h.key.data(), static_cast<ssize_t>(h.key.size()),
-                            h.value.data(), static_cast<ssize_t>(h.value.size()));
+        rd_kafka_header_add(hdrs, h.key.data(), static_cast<ssize_t>(h.key.size()), h.value.data(),
+                            static_cast<ssize_t>(h.value.size()));
       }
     }
     for (int attempt = 0;; ++attempt) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_, RD_KAFKA_V_TOPIC(std::string(topic).c_str()),
           RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(key.data(), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
+          RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();  // hdrs now owned
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 1000) {
         // Back-pressure: serve delivery reports until there is room.
@@ -95,8 +94,8 @@ class RdKafkaSink final : public KafkaSink {
   absl::StatusOr<int> PartitionCount(absl::string_view topic, absl::Duration timeout) override {
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, std::string(topic).c_str(), nullptr);
     const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(
-        rk_, 0, rkt, &md, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk_, 0, rkt, &md, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
     rd_kafka_topic_destroy(rkt);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return rdk::ToStatus(err, "metadata");
     int n = -1;
@@ -145,8 +144,8 @@ class RdKafkaSink final : public KafkaSink {
       for (size_t i = 0; i < n && status.ok(); ++i) {
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-          status = rdk::ToStatus(e, absl::StrCat("create topic ",
-                                                 rd_kafka_topic_result_name(results[i])));
+          status = rdk::ToStatus(
+              e, absl::StrCat("create topic ", rd_kafka_topic_result_name(results[i])));
         }
       }
     }

@@ -1,11 +1,11 @@
 // librdkafka implementation of KafkaSource (C API: batch consumption without
 // per-message C++ wrappers).
-#include "absl/strings/string_view.h"
 #include <librdkafka/rdkafka.h>
 
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/status_macros.h"
 #include "connectors/kafka_source.h"
 #include "connectors/rdkafka_util.h"
@@ -54,8 +54,10 @@ class RdKafkaSource final : public KafkaSource {
         {"fetch.max.bytes", "134217728"},
         {"receive.message.max.bytes", "135266304"},
     };
-    if (!o.group_id.empty()) props["group.id"] = o.group_id;
-    else props["group.id"] = "exportwatch-unused";
+    if (!o.group_id.empty())
+      props["group.id"] = o.group_id;
+    else
+      props["group.id"] = "exportwatch-unused";
     for (const auto& [k, v] : o.config) props[k] = v;
     if (auto s = rdk::SetAll(conf, props); !s.ok()) {
       rd_kafka_conf_destroy(conf);
@@ -97,8 +99,7 @@ class RdKafkaSource final : public KafkaSource {
     ReleaseMessages();
     if (!listener_error_.ok()) return listener_error_;
     ssize_t n = rd_kafka_consume_batch_queue(
-        queue_, static_cast<int>(absl::ToInt64Milliseconds(timeout)), msgs_.data(),
-        msgs_.size());
+        queue_, static_cast<int>(absl::ToInt64Milliseconds(timeout)), msgs_.data(), msgs_.size());
     if (!listener_error_.ok()) {
       held_ = n > 0 ? static_cast<size_t>(n) : 0;
       return listener_error_;
@@ -139,8 +140,9 @@ class RdKafkaSource final : public KafkaSource {
           for (size_t i = 0;
                rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
                ++i) {
-            r.headers.emplace_back(name, val ? absl::string_view(static_cast<const char*>(val), size)
-                                             : absl::string_view());
+            r.headers.emplace_back(
+                name,
+                val ? absl::string_view(static_cast<const char*>(val), size) : absl::string_view());
           }
         }
       }
@@ -214,8 +216,8 @@ class RdKafkaSource final : public KafkaSource {
         rd_kafka_assign(rk, parts);
       }
       if (e != nullptr) {
-        listener_error_ = absl::InternalError(
-            absl::StrCat("incremental assign: ", rd_kafka_error_string(e)));
+        listener_error_ =
+            absl::InternalError(absl::StrCat("incremental assign: ", rd_kafka_error_string(e)));
         rd_kafka_error_destroy(e);
       }
     } else {
@@ -247,15 +249,15 @@ class RdKafkaSource final : public KafkaSource {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(
-    const KafkaSourceOptions& options, RebalanceListener* listener) {
+absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaSourceOptions& options,
+                                                                 RebalanceListener* listener) {
   if (options.brokers.empty()) return absl::InvalidArgumentError("no brokers given");
   if (options.assign.empty() && options.group_id.empty()) {
     return absl::InvalidArgumentError("a group id is required to subscribe");
   }
   if (options.max_batch <= 0) return absl::InvalidArgumentError("max_batch must be > 0");
-  auto source = std::make_unique<RdKafkaSource>(listener, options.max_batch,
-                                                options.capture_headers);
+  auto source =
+      std::make_unique<RdKafkaSource>(listener, options.max_batch, options.capture_headers);
   RETURN_IF_ERROR(source->Init(options));
   return source;
 }

@@ -1,13 +1,13 @@
 // Small helpers shared by the librdkafka adapters (internal to connectors/).
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <librdkafka/rdkafka.h>
 
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "connectors/kafka_types.h"
 
 namespace exportwatch::rdk {
@@ -37,8 +37,7 @@ inline absl::Status ToStatus(rd_kafka_resp_err_t err, absl::string_view what) {
 inline absl::Status SetAll(rd_kafka_conf_t* conf, const KafkaConfig& props) {
   char errstr[512];
   for (const auto& [k, v] : props) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof(errstr)) !=
-        RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
       return absl::InvalidArgumentError(absl::StrCat("kafka config ", k, "=", v, ": ", errstr));
     }
   }

@@ -1,6 +1,6 @@
-#include "absl/strings/string_view.h"
 #include "processor/detection_engine.h"
 
+#include "absl/strings/string_view.h"
 #include "connectors/event_codec.h"
 
 namespace exportwatch {
@@ -28,8 +28,7 @@ DetectionEngine::DetectionEngine(std::shared_ptr<const Policy> policy)
 }
 
 void DetectionEngine::Inspect(const v1::Event& event, absl::Time now,
-                              std::vector<v1::Alert>* alerts,
-                              std::vector<FactOut>* facts) const {
+                              std::vector<v1::Alert>* alerts, std::vector<FactOut>* facts) const {
   RuleContext ctx{*policy_, now};
   VectorEmitter out(alerts, facts);
   for (const auto& rule : rules_) rule->Inspect(event, ctx, out);

@@ -1,9 +1,9 @@
 // exportwatch: one program, one subcommand per role (shared/contract/ALERTS.md).
-#include "absl/strings/string_view.h"
 #include <cstring>
 #include <iostream>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "processor/cli/commands.h"
 
 namespace {
@@ -31,9 +31,12 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"dev", exportwatch::cli::RunDev},          {"processor", exportwatch::cli::RunProcessor},
-    {"alertd", exportwatch::cli::RunAlertd},    {"replay", exportwatch::cli::RunReplay},
-    {"gen", exportwatch::cli::RunGen},          {"tail", exportwatch::cli::RunTail},
+    {"dev", exportwatch::cli::RunDev},
+    {"processor", exportwatch::cli::RunProcessor},
+    {"alertd", exportwatch::cli::RunAlertd},
+    {"replay", exportwatch::cli::RunReplay},
+    {"gen", exportwatch::cli::RunGen},
+    {"tail", exportwatch::cli::RunTail},
     {"mock-broker", exportwatch::cli::RunMockBroker},
 };
 

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "processor/pipeline.h"
 
 #include <iostream>
@@ -6,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "connectors/kafka_sink.h"
@@ -27,9 +27,8 @@ void LogError(absl::string_view stage, const absl::Status& s) {
 
 // Produces `send` until Kafka has every record, retrying a failed flush
 // (outputs are idempotent: ids are deterministic), unless stopped.
-absl::Status ProduceDurably(KafkaSink& sink, const std::atomic<bool>& stop,
-                            ProcessorMetrics& m, absl::string_view stage,
-                            const std::function<absl::Status()>& send) {
+absl::Status ProduceDurably(KafkaSink& sink, const std::atomic<bool>& stop, ProcessorMetrics& m,
+                            absl::string_view stage, const std::function<absl::Status()>& send) {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
     absl::Status s = send();
@@ -144,7 +143,8 @@ class IngestStage {
         // Kafka would refuse it and the stage would retry forever: the event
         // is dead-lettered instead (no valid event comes near the limit).
         ++m_.dead_letters;
-        outputs_.push_back({o_.topics.dead_letters, std::string(r.key.substr(0, 256)),
+        outputs_.push_back({o_.topics.dead_letters,
+                            std::string(r.key.substr(0, 256)),
                             std::string(r.value.substr(0, o_.max_dead_letter_bytes)),
                             {{"error", too_big},
                              {"source-topic", std::string(r.topic)},
@@ -155,8 +155,8 @@ class IngestStage {
       ++m_.events_valid;
       if (info.had_unknown_fields) ++m_.unknown_fields;
       for (auto& a : alerts_) {
-        outputs_.push_back({o_.topics.alerts, a.alert_id(), ToJson(a),
-                            {{"content-type", "application/json"}}});
+        outputs_.push_back(
+            {o_.topics.alerts, a.alert_id(), ToJson(a), {{"content-type", "application/json"}}});
       }
       for (auto& f : facts_) {
         v1::Fact fact;
@@ -275,8 +275,8 @@ class StatefulStage final : public RebalanceListener {
       v1::Fact fact;
       if (!fact.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
         // Only this process writes the facts topic; count and move on.
-        LogError("stateful", absl::DataLossError(absl::StrCat(
-                                 "unreadable fact at ", r.topic, "/", r.partition, "@", r.offset)));
+        LogError("stateful", absl::DataLossError(absl::StrCat("unreadable fact at ", r.topic, "/",
+                                                              r.partition, "@", r.offset)));
         continue;
       }
       ASSIGN_OR_RETURN(bool applied, engine_->Apply(r.partition, fact.rule_id(), fact.key(),

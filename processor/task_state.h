@@ -11,7 +11,6 @@
 // a crash, state and position agree, and re-delivered facts are dropped.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "processor/rules/rule.h"
 #include "state/state_store.h"
 

@@ -26,7 +26,8 @@ std::string RecordKeyFor(const v1::Event& e) {
 
 std::string LabelJson(const GeneratedEvent& e) {
   std::vector<std::string> quoted;
-  for (const auto& r : e.expected_rules) quoted.push_back(absl::StrCat("\"", absl::CEscape(r), "\""));
+  for (const auto& r : e.expected_rules)
+    quoted.push_back(absl::StrCat("\"", absl::CEscape(r), "\""));
   return absl::StrCat("{\"event_id\":\"", absl::CEscape(EventId(e.event)), "\",\"topic\":\"",
                       e.topic, "\",\"scenario\":\"", absl::CEscape(e.scenario),
                       "\",\"expected_rules\":[", absl::StrJoin(quoted, ","), "]}");
@@ -42,9 +43,9 @@ absl::Status ProduceTraffic(EventGenerator& gen, KafkaSink& sink, const TopicNam
   const std::vector<Header> pb_headers = {{"content-type", "application/x-protobuf"}};
   while (!stop.load() && (o.count == 0 || n < o.count)) {
     gen.Next(&e);
-    std::string topic = e.topic == kTradeTopic          ? topics.trade
-                        : e.topic == kCloudUsageTopic   ? topics.cloud_usage
-                                                        : topics.model_transfers;
+    std::string topic = e.topic == kTradeTopic        ? topics.trade
+                        : e.topic == kCloudUsageTopic ? topics.cloud_usage
+                                                      : topics.model_transfers;
     std::string value;
     if (o.protobuf) {
       switch (e.event.kind_case()) {
@@ -73,7 +74,8 @@ absl::Status ProduceTraffic(EventGenerator& gen, KafkaSink& sink, const TopicNam
     }
     RETURN_IF_ERROR(
         sink.Produce(topic, RecordKeyFor(e.event), value, o.protobuf ? pb_headers : json_headers));
-    if (labels != nullptr && !e.expected_rules.empty()) RETURN_IF_ERROR(labels->Write(LabelJson(e)));
+    if (labels != nullptr && !e.expected_rules.empty())
+      RETURN_IF_ERROR(labels->Write(LabelJson(e)));
     ++n;
     if (produced) *produced = n;
     if (o.rate > 0) {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "connectors/kafka_sink.h"
 #include "connectors/file_io.h"
+#include "connectors/kafka_sink.h"
 #include "processor/gen/generator.h"
 #include "processor/pipeline.h"
 

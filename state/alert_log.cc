@@ -28,8 +28,7 @@ absl::StatusOr<uint64_t> ParseCursor(std::string_view cursor) {
   if (cursor.size() != 16) {
     return absl::InvalidArgumentError(absl::StrCat(
         "malformed cursor \"",
-        absl::CEscape(absl::string_view(cursor.data(),
-                                        std::min<size_t>(cursor.size(), 40))),
+        absl::CEscape(absl::string_view(cursor.data(), std::min<size_t>(cursor.size(), 40))),
         "\": want 16 lowercase hex digits from an alert's cursor"));
   }
   uint64_t seq = 0;
@@ -41,8 +40,7 @@ absl::StatusOr<uint64_t> ParseCursor(std::string_view cursor) {
       digit = static_cast<uint64_t>(c - 'a' + 10);
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          "malformed cursor \"",
-          absl::CEscape(absl::string_view(cursor.data(), cursor.size())),
+          "malformed cursor \"", absl::CEscape(absl::string_view(cursor.data(), cursor.size())),
           "\": want 16 lowercase hex digits from an alert's cursor"));
     }
     seq = (seq << 4) | digit;
@@ -59,8 +57,7 @@ google::protobuf::Timestamp ToProtoTimestamp(absl::Time t) {
   int64_t seconds = absl::ToUnixSeconds(t);
   // ToUnixSeconds floors, so the remainder is in [0, 1s).
   ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+  ts.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
   return ts;
 }
 
@@ -87,8 +84,7 @@ AlertFilter& AlertFilter::set_event_time_range(std::optional<absl::Time> start,
 }
 
 bool AlertFilter::Matches(const v1::Alert& alert) const {
-  if (min_severity_ != v1::SEVERITY_UNSPECIFIED &&
-      alert.severity() < min_severity_) {
+  if (min_severity_ != v1::SEVERITY_UNSPECIFIED && alert.severity() < min_severity_) {
     return false;
   }
   if (!rule_ids_.empty() && !Contains(rule_ids_, alert.rule_id())) {

@@ -54,8 +54,7 @@ class AlertFilter {
   AlertFilter& set_rule_ids(std::vector<std::string> ids);
   AlertFilter& set_subject_ids(std::vector<std::string> ids);
   // Event time in [start, end); nullopt leaves that side open.
-  AlertFilter& set_event_time_range(std::optional<absl::Time> start,
-                                    std::optional<absl::Time> end);
+  AlertFilter& set_event_time_range(std::optional<absl::Time> start, std::optional<absl::Time> end);
 
   [[nodiscard]] bool Matches(const v1::Alert& alert) const;
 
@@ -100,20 +99,18 @@ class AlertLog {
   // alert is a duplicate, so the position still advances). An alert with an
   // empty alert_id makes the whole call INVALID_ARGUMENT and writes nothing.
   // Incoming `cursor` fields are overwritten; `triage` is kept as given.
-  [[nodiscard]] virtual absl::StatusOr<AppendResult> Append(
-      std::vector<v1::Alert> alerts, std::string source_position) = 0;
+  [[nodiscard]] virtual absl::StatusOr<AppendResult> Append(std::vector<v1::Alert> alerts,
+                                                            std::string source_position) = 0;
 
   // The source position of the last Append that had one; nullopt if none.
-  [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>>
-  LastSourcePosition() = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>> LastSourcePosition() = 0;
 
   // NOT_FOUND when no alert has this id.
-  [[nodiscard]] virtual absl::StatusOr<v1::Alert> Get(
-      std::string_view alert_id) = 0;
+  [[nodiscard]] virtual absl::StatusOr<v1::Alert> Get(std::string_view alert_id) = 0;
 
   // Up to `limit` alerts with sequence number > `after_seq`, in order.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<v1::Alert>> ReadAfter(
-      uint64_t after_seq, size_t limit) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<v1::Alert>> ReadAfter(uint64_t after_seq,
+                                                                         size_t limit) = 0;
 
   // Sequence number of the newest alert; 0 when the log is empty. Alerts
   // 1..HeadSeq() are readable once HeadSeq() returns it.
@@ -121,15 +118,15 @@ class AlertLog {
 
   // Replaces the triage of the alert and returns the updated alert. Durable
   // when it returns OK. NOT_FOUND for an unknown id.
-  [[nodiscard]] virtual absl::StatusOr<v1::Alert> UpdateStatus(
-      std::string_view alert_id, const v1::Triage& triage) = 0;
+  [[nodiscard]] virtual absl::StatusOr<v1::Alert> UpdateStatus(std::string_view alert_id,
+                                                               const v1::Triage& triage) = 0;
 
   // Alerts matching `filter` after `page_token` (a cursor; empty: from the
   // start), at most `page_size` (>= 1). A malformed token is
   // INVALID_ARGUMENT.
-  [[nodiscard]] virtual absl::StatusOr<ListPage> List(
-      const AlertFilter& filter, std::string_view page_token,
-      size_t page_size) = 0;
+  [[nodiscard]] virtual absl::StatusOr<ListPage> List(const AlertFilter& filter,
+                                                      std::string_view page_token,
+                                                      size_t page_size) = 0;
 
   [[nodiscard]] virtual Counters counters() const = 0;
 };

@@ -4,8 +4,7 @@
 
 namespace exportwatch {
 
-absl::StatusOr<std::unique_ptr<AlertLog>> NewMemoryAlertLog(
-    const MemoryAlertLogOptions& options) {
+absl::StatusOr<std::unique_ptr<AlertLog>> NewMemoryAlertLog(const MemoryAlertLogOptions& options) {
   RocksDbAlertLogOptions rocksdb;
   rocksdb.path = "/exportwatch-alert-log";
   rocksdb.in_memory = true;

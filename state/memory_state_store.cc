@@ -1,6 +1,6 @@
-#include "absl/strings/string_view.h"
 #include <map>
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "state/state_store.h"
 
@@ -29,8 +29,7 @@ class MemoryStateStore final : public StateStore {
   }
 
   absl::Status Scan(absl::string_view prefix, absl::string_view start,
-                    const std::function<bool(absl::string_view, absl::string_view)>&
-                        fn) override {
+                    const std::function<bool(absl::string_view, absl::string_view)>& fn) override {
     absl::MutexLock lock(&mu_);
     absl::string_view from = start > prefix ? start : prefix;
     for (auto it = data_.lower_bound(from); it != data_.end(); ++it) {
@@ -65,8 +64,6 @@ std::pair<int64_t, absl::string_view> DecodeExpiring(absl::string_view stored) {
   return {static_cast<int64_t>(u), stored.substr(8)};
 }
 
-std::unique_ptr<StateStore> NewMemoryStateStore() {
-  return std::make_unique<MemoryStateStore>();
-}
+std::unique_ptr<StateStore> NewMemoryStateStore() { return std::make_unique<MemoryStateStore>(); }
 
 }  // namespace exportwatch

@@ -1,7 +1,5 @@
 #include "state/rocksdb_alert_log.h"
 
-#include "state/rocksdb_status.h"
-
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -17,6 +15,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "state/rocksdb_status.h"
 
 namespace exportwatch {
 namespace {
@@ -34,37 +33,27 @@ constexpr char kLayoutVersion[] = "1";
 absl::string_view Sv(std::string_view s) { return {s.data(), s.size()}; }
 
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
-std::string_view ToView(const rocksdb::Slice& s) {
-  return {s.data(), s.size()};
-}
+std::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
-std::string SeqKey(uint64_t seq) {
-  return absl::StrCat(kSeqPrefix, FormatCursor(seq));
-}
-std::string IdKey(std::string_view alert_id) {
-  return absl::StrCat(kIdPrefix, Sv(alert_id));
-}
+std::string SeqKey(uint64_t seq) { return absl::StrCat(kSeqPrefix, FormatCursor(seq)); }
+std::string IdKey(std::string_view alert_id) { return absl::StrCat(kIdPrefix, Sv(alert_id)); }
 
 absl::Status ToStatus(const rocksdb::Status& s, std::string_view what) {
   return rocks::ToStatus(s, absl::StrCat("alert log ", Sv(what)));
 }
 
 absl::StatusOr<uint64_t> SeqOfKey(const rocksdb::Slice& key) {
-  absl::StatusOr<uint64_t> seq =
-      ParseCursor(ToView(key).substr(kSeqPrefixSize));
+  absl::StatusOr<uint64_t> seq = ParseCursor(ToView(key).substr(kSeqPrefixSize));
   if (!seq.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("alert log: bad key ", Sv(ToView(key))));
+    return absl::DataLossError(absl::StrCat("alert log: bad key ", Sv(ToView(key))));
   }
   return seq;
 }
 
-absl::StatusOr<v1::Alert> ParseAlert(const rocksdb::Slice& key,
-                                     const rocksdb::Slice& value) {
+absl::StatusOr<v1::Alert> ParseAlert(const rocksdb::Slice& key, const rocksdb::Slice& value) {
   v1::Alert alert;
   if (!alert.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(
-        absl::StrCat("alert log: unparsable alert under ", Sv(ToView(key))));
+    return absl::DataLossError(absl::StrCat("alert log: unparsable alert under ", Sv(ToView(key))));
   }
   return alert;
 }
@@ -77,21 +66,16 @@ struct Settings {
 
 class RocksDbAlertLog final : public AlertLog {
  public:
-  RocksDbAlertLog(std::unique_ptr<rocksdb::Env> env,
-                  std::unique_ptr<rocksdb::DB> db, uint64_t head,
+  RocksDbAlertLog(std::unique_ptr<rocksdb::Env> env, std::unique_ptr<rocksdb::DB> db, uint64_t head,
                   Settings settings)
-      : env_(std::move(env)),
-        db_(std::move(db)),
-        settings_(settings),
-        head_(head) {}
+      : env_(std::move(env)), db_(std::move(db)), settings_(settings), head_(head) {}
 
   absl::StatusOr<AppendResult> Append(std::vector<v1::Alert> alerts,
                                       std::string source_position) override {
     for (size_t i = 0; i < alerts.size(); ++i) {
       if (alerts[i].alert_id().empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("alert log append: alert ", i, " of ", alerts.size(),
-                         " has an empty alert_id"));
+        return absl::InvalidArgumentError(absl::StrCat("alert log append: alert ", i, " of ",
+                                                       alerts.size(), " has an empty alert_id"));
       }
     }
     absl::MutexLock lock(&write_mu_);
@@ -105,8 +89,7 @@ class RocksDbAlertLog final : public AlertLog {
         continue;
       }
       std::string stored_seq;
-      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(),
-                                   IdKey(alert.alert_id()), &stored_seq);
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), IdKey(alert.alert_id()), &stored_seq);
       if (s.ok()) {
         ++result.duplicates;
         continue;
@@ -123,8 +106,7 @@ class RocksDbAlertLog final : public AlertLog {
       batch.Put(IdKey(alert.alert_id()), cursor);
       result.appended.push_back(std::move(alert));
     }
-    if (!source_position.empty())
-      batch.Put(ToSlice(kSourceKey), source_position);
+    if (!source_position.empty()) batch.Put(ToSlice(kSourceKey), source_position);
     if (batch.Count() > 0) {
       rocksdb::WriteOptions wo;
       wo.sync = settings_.sync_appends;
@@ -140,8 +122,7 @@ class RocksDbAlertLog final : public AlertLog {
 
   absl::StatusOr<std::optional<std::string>> LastSourcePosition() override {
     std::string value;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), ToSlice(kSourceKey), &value);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ToSlice(kSourceKey), &value);
     if (s.IsNotFound()) return std::nullopt;
     RETURN_IF_ERROR(ToStatus(s, "read source position"));
     return value;
@@ -152,8 +133,7 @@ class RocksDbAlertLog final : public AlertLog {
     return ReadSeq(seq);
   }
 
-  absl::StatusOr<std::vector<v1::Alert>> ReadAfter(uint64_t after_seq,
-                                                   size_t limit) override {
+  absl::StatusOr<std::vector<v1::Alert>> ReadAfter(uint64_t after_seq, size_t limit) override {
     std::vector<v1::Alert> out;
     if (limit == 0 || after_seq == std::numeric_limits<uint64_t>::max()) {
       return out;
@@ -162,8 +142,7 @@ class RocksDbAlertLog final : public AlertLog {
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-    for (it->Seek(SeqKey(after_seq + 1)); it->Valid() && out.size() < limit;
-         it->Next()) {
+    for (it->Seek(SeqKey(after_seq + 1)); it->Valid() && out.size() < limit; it->Next()) {
       ASSIGN_OR_RETURN(v1::Alert alert, ParseAlert(it->key(), it->value()));
       out.push_back(std::move(alert));
     }
@@ -171,9 +150,7 @@ class RocksDbAlertLog final : public AlertLog {
     return out;
   }
 
-  uint64_t HeadSeq() const override {
-    return head_.load(std::memory_order_acquire);
-  }
+  uint64_t HeadSeq() const override { return head_.load(std::memory_order_acquire); }
 
   absl::StatusOr<v1::Alert> UpdateStatus(std::string_view alert_id,
                                          const v1::Triage& triage) override {
@@ -189,14 +166,12 @@ class RocksDbAlertLog final : public AlertLog {
     }
     rocksdb::WriteOptions wo;
     wo.sync = settings_.sync_status_updates;
-    RETURN_IF_ERROR(
-        ToStatus(db_->Put(wo, SeqKey(seq), value), "update status"));
+    RETURN_IF_ERROR(ToStatus(db_->Put(wo, SeqKey(seq), value), "update status"));
     status_updates_.fetch_add(1, std::memory_order_relaxed);
     return alert;
   }
 
-  absl::StatusOr<ListPage> List(const AlertFilter& filter,
-                                std::string_view page_token,
+  absl::StatusOr<ListPage> List(const AlertFilter& filter, std::string_view page_token,
                                 size_t page_size) override {
     if (page_size == 0) {
       return absl::InvalidArgumentError("alert log list: page_size is 0");
@@ -220,8 +195,7 @@ class RocksDbAlertLog final : public AlertLog {
     size_t scanned = 0;
     for (it->Seek(SeqKey(after + 1)); it->Valid(); it->Next()) {
       // Another stored alert exists: the page ends with a token only if so.
-      if (page.alerts.size() == page_size ||
-          scanned == settings_.list_scan_limit) {
+      if (page.alerts.size() == page_size || scanned == settings_.list_scan_limit) {
         page.next_page_token = FormatCursor(last_scanned);
         break;
       }
@@ -245,17 +219,14 @@ class RocksDbAlertLog final : public AlertLog {
  private:
   absl::StatusOr<uint64_t> SeqOf(std::string_view alert_id) {
     std::string cursor;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), IdKey(alert_id), &cursor);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), IdKey(alert_id), &cursor);
     if (s.IsNotFound()) {
-      return absl::NotFoundError(
-          absl::StrCat("no alert with id \"", Sv(alert_id), "\""));
+      return absl::NotFoundError(absl::StrCat("no alert with id \"", Sv(alert_id), "\""));
     }
     RETURN_IF_ERROR(ToStatus(s, "index lookup"));
     absl::StatusOr<uint64_t> seq = ParseCursor(cursor);
     if (!seq.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("alert log: bad index entry for ", Sv(alert_id)));
+      return absl::DataLossError(absl::StrCat("alert log: bad index entry for ", Sv(alert_id)));
     }
     return seq;
   }
@@ -267,8 +238,7 @@ class RocksDbAlertLog final : public AlertLog {
     // The index and the alert are written in one batch: a missing alert
     // means the database is damaged, not that the id is unknown.
     if (s.IsNotFound()) {
-      return absl::DataLossError(
-          absl::StrCat("alert log: index names missing ", key));
+      return absl::DataLossError(absl::StrCat("alert log: index names missing ", key));
     }
     RETURN_IF_ERROR(ToStatus(s, "read alert"));
     return ParseAlert(key, value);
@@ -285,12 +255,10 @@ class RocksDbAlertLog final : public AlertLog {
   std::atomic<uint64_t> status_updates_{0};
 };
 
-absl::StatusOr<std::unique_ptr<AlertLog>> Open(
-    const std::string& path, uint64_t block_cache_bytes,
-    uint64_t write_buffer_bytes, Settings settings,
-    std::unique_ptr<rocksdb::Env> env) {
-  if (path.empty())
-    return absl::InvalidArgumentError("alert log path is empty");
+absl::StatusOr<std::unique_ptr<AlertLog>> Open(const std::string& path, uint64_t block_cache_bytes,
+                                               uint64_t write_buffer_bytes, Settings settings,
+                                               std::unique_ptr<rocksdb::Env> env) {
+  if (path.empty()) return absl::InvalidArgumentError("alert log path is empty");
   rocksdb::Options ro;
   ro.create_if_missing = true;
   ro.write_buffer_size = write_buffer_bytes;
@@ -304,18 +272,15 @@ absl::StatusOr<std::unique_ptr<AlertLog>> Open(
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
-  RETURN_IF_ERROR(
-      ToStatus(rocksdb::DB::Open(ro, path, &raw), absl::StrCat("open ", path)));
+  RETURN_IF_ERROR(ToStatus(rocksdb::DB::Open(ro, path, &raw), absl::StrCat("open ", path)));
   std::unique_ptr<rocksdb::DB> db(raw);
 
   std::string layout;
-  rocksdb::Status s =
-      db->Get(rocksdb::ReadOptions(), ToSlice(kLayoutKey), &layout);
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), ToSlice(kLayoutKey), &layout);
   if (s.IsNotFound()) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    RETURN_IF_ERROR(ToStatus(
-        db->Put(wo, ToSlice(kLayoutKey), ToSlice(kLayoutVersion)), "init"));
+    RETURN_IF_ERROR(ToStatus(db->Put(wo, ToSlice(kLayoutKey), ToSlice(kLayoutVersion)), "init"));
   } else {
     RETURN_IF_ERROR(ToStatus(s, "read layout"));
     if (layout != kLayoutVersion) {
@@ -327,16 +292,14 @@ absl::StatusOr<std::unique_ptr<AlertLog>> Open(
 
   uint64_t head = 0;
   {
-    std::unique_ptr<rocksdb::Iterator> it(
-        db->NewIterator(rocksdb::ReadOptions()));
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
     it->SeekForPrev(SeqKey(std::numeric_limits<uint64_t>::max()));
     if (it->Valid() && it->key().starts_with(ToSlice(kSeqPrefix))) {
       ASSIGN_OR_RETURN(head, SeqOfKey(it->key()));
     }
     RETURN_IF_ERROR(ToStatus(it->status(), "find head"));
   }
-  return std::make_unique<RocksDbAlertLog>(std::move(env), std::move(db), head,
-                                           settings);
+  return std::make_unique<RocksDbAlertLog>(std::move(env), std::move(db), head, settings);
 }
 
 }  // namespace
@@ -350,8 +313,8 @@ absl::StatusOr<std::unique_ptr<AlertLog>> OpenRocksDbAlertLog(
   settings.list_scan_limit = std::max<size_t>(1, options.list_scan_limit);
   std::unique_ptr<rocksdb::Env> env;
   if (options.in_memory) env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
-  return Open(options.path, options.block_cache_bytes,
-              options.write_buffer_bytes, settings, std::move(env));
+  return Open(options.path, options.block_cache_bytes, options.write_buffer_bytes, settings,
+              std::move(env));
 }
 
 }  // namespace exportwatch

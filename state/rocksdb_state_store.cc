@@ -1,9 +1,9 @@
-#include "absl/strings/string_view.h"
 #include "state/rocksdb_state_store.h"
 
 #include <ctime>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
@@ -21,11 +21,10 @@ using rocks::ToStatus;
 class ExpiryFilter final : public rocksdb::CompactionFilter {
  public:
   explicit ExpiryFilter(std::string prefix) : prefix_(std::move(prefix)) {}
-  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value,
-              std::string*, bool*) const override {
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
     if (prefix_.empty() || !key.starts_with(prefix_)) return false;
-    auto [expiry, payload] =
-        DecodeExpiring(absl::string_view(value.data(), value.size()));
+    auto [expiry, payload] = DecodeExpiring(absl::string_view(value.data(), value.size()));
     return expiry != 0 && expiry < static_cast<int64_t>(std::time(nullptr));
   }
   const char* Name() const override { return "exportwatch.ExpiryFilter"; }
@@ -36,15 +35,14 @@ class ExpiryFilter final : public rocksdb::CompactionFilter {
 
 class RocksDbStateStore final : public StateStore {
  public:
-  RocksDbStateStore(std::unique_ptr<rocksdb::DB> db,
-                    std::unique_ptr<ExpiryFilter> filter, bool sync)
+  RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, std::unique_ptr<ExpiryFilter> filter,
+                    bool sync)
       : filter_(std::move(filter)), db_(std::move(db)), sync_(sync) {}
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) override {
     std::string value;
     rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()),
-                 &value);
+        db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
     if (s.IsNotFound()) return std::nullopt;
     if (!s.ok()) return ToStatus(s, "state get");
     return value;
@@ -62,16 +60,14 @@ class RocksDbStateStore final : public StateStore {
   }
 
   absl::Status Scan(absl::string_view prefix, absl::string_view start,
-                    const std::function<bool(absl::string_view, absl::string_view)>&
-                        fn) override {
+                    const std::function<bool(absl::string_view, absl::string_view)>& fn) override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     absl::string_view from = start > prefix ? start : prefix;
     for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
       rocksdb::Slice k = it->key();
       if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
       rocksdb::Slice v = it->value();
-      if (!fn(absl::string_view(k.data(), k.size()),
-              absl::string_view(v.data(), v.size()))) {
+      if (!fn(absl::string_view(k.data(), k.size()), absl::string_view(v.data(), v.size()))) {
         break;
       }
     }
@@ -105,8 +101,8 @@ absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksDbStateStore(
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &raw);
   if (!s.ok()) return ToStatus(s, absl::StrCat("open state store ", options.path));
-  return std::make_unique<RocksDbStateStore>(std::unique_ptr<rocksdb::DB>(raw),
-                                             std::move(filter), options.sync_writes);
+  return std::make_unique<RocksDbStateStore>(std::unique_ptr<rocksdb::DB>(raw), std::move(filter),
+                                             options.sync_writes);
 }
 
 }  // namespace exportwatch

@@ -6,7 +6,6 @@
 // so after a crash the state and the position agree.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace exportwatch {
 
@@ -44,8 +44,7 @@ class StateStore {
   virtual ~StateStore() = default;
 
   // nullopt when the key is absent.
-  [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>> Get(
-      absl::string_view key) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view key) = 0;
 
   // Applies every op of `batch` or none. Durable when the call returns OK
   // (the WAL is synced or the store was opened with sync disabled for tests).
@@ -55,8 +54,7 @@ class StateStore {
   // until it returns false.
   [[nodiscard]] virtual absl::Status Scan(
       absl::string_view prefix, absl::string_view start,
-      const std::function<bool(absl::string_view key, absl::string_view value)>&
-          fn) = 0;
+      const std::function<bool(absl::string_view key, absl::string_view value)>& fn) = 0;
 };
 
 // Values stored under keys that begin with the store's `ttl_prefix` start

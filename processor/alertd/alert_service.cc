@@ -15,18 +15,16 @@ namespace {
 // absl and gRPC share the canonical code numbers.
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
 // The range google/protobuf/timestamp.proto allows (years 1 to 9999).
 bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() >= -62135596800 && ts.seconds() <= 253402300799 &&
-         ts.nanos() >= 0 && ts.nanos() <= 999999999;
+  return ts.seconds() >= -62135596800 && ts.seconds() <= 253402300799 && ts.nanos() >= 0 &&
+         ts.nanos() <= 999999999;
 }
 
-std::vector<std::string> ToVector(
-    const google::protobuf::RepeatedPtrField<std::string>& ids) {
+std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::string>& ids) {
   return {ids.begin(), ids.end()};
 }
 
@@ -63,8 +61,7 @@ class RefusedSubscribe final : public grpc::ServerWriteReactor<v1::Alert> {
 // gRPC calls StartWrite and Finish made under mu_ safe: reactions are never
 // run inline from them (they are dispatched to gRPC's executor).
 // Lock order: AlertService::pub_mu_, then mu_.
-class AlertService::Subscription final
-    : public grpc::ServerWriteReactor<v1::Alert> {
+class AlertService::Subscription final : public grpc::ServerWriteReactor<v1::Alert> {
  public:
   struct Item {
     uint64_t seq = 0;
@@ -73,14 +70,13 @@ class AlertService::Subscription final
 
   enum class Offered { kKept, kDropped, kCutOffStalled };
 
-  Subscription(AlertService* service, grpc::CallbackServerContext* context,
-               AlertFilter filter, std::optional<uint64_t> after_seq)
+  Subscription(AlertService* service, grpc::CallbackServerContext* context, AlertFilter filter,
+               std::optional<uint64_t> after_seq)
       : service_(service),
         context_(context),
         filter_(std::move(filter)),
         buffer_limit_(std::max<size_t>(1, service->options_.subscriber_buffer)),
-        page_size_(std::clamp<size_t>(service->options_.catchup_page_size, 1,
-                                      buffer_limit_)) {
+        page_size_(std::clamp<size_t>(service->options_.catchup_page_size, 1, buffer_limit_)) {
     // Headers are sent when gRPC binds this reactor, after the handler
     // returns, so before any alert and, for a live stream, only once it is
     // registered: a client waiting for them knows it misses no later alert.
@@ -112,13 +108,13 @@ class AlertService::Subscription final
     if (matching == 0) return Offered::kKept;
     if (queue_.size() + matching > buffer_limit_) {
       service_->cut_off_.fetch_add(1, std::memory_order_relaxed);
-      FinishLocked(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
-          absl::StrCat("subscriber too slow: more than ", buffer_limit_,
-                       " alerts waiting; subscribe again with after_cursor=\"",
-                       FormatCursor(handed_seq_),
-                       "\" (the cursor of the last alert received) to "
-                       "resume without a gap")));
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("subscriber too slow: more than ", buffer_limit_,
+                                    " alerts waiting; subscribe again with after_cursor=\"",
+                                    FormatCursor(handed_seq_),
+                                    "\" (the cursor of the last alert received) to "
+                                    "resume without a gap")));
       return writing_ ? Offered::kCutOffStalled : Offered::kDropped;
     }
     for (const Item& item : items) {
@@ -155,8 +151,7 @@ class AlertService::Subscription final
       }
       if (!ok) {
         // The stream is broken (client gone); OnCancel may follow.
-        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED,
-                                  "subscriber stream broken"));
+        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber stream broken"));
         return;
       }
       if (!queue_.empty()) {
@@ -170,8 +165,7 @@ class AlertService::Subscription final
 
   void OnCancel() override {
     absl::MutexLock lock(&mu_);
-    FinishLocked(
-        grpc::Status(grpc::StatusCode::CANCELLED, "subscription cancelled"));
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "subscription cancelled"));
   }
 
   void OnDone() override {
@@ -209,8 +203,7 @@ class AlertService::Subscription final
         }
         scan_seq_ = *seq;
         if (filter_.Matches(alert)) {
-          matched.push_back(
-              {*seq, std::make_shared<const v1::Alert>(std::move(alert))});
+          matched.push_back({*seq, std::make_shared<const v1::Alert>(std::move(alert))});
         }
       }
       bool queued = false;
@@ -281,9 +274,7 @@ AlertService::~AlertService() {
   // shut down (and waits for OnDone) before the service goes away.
 }
 
-absl::Time AlertService::Now() const {
-  return options_.clock ? options_.clock() : absl::Now();
-}
+absl::Time AlertService::Now() const { return options_.clock ? options_.clock() : absl::Now(); }
 
 absl::Status AlertService::Register(Subscription* sub, bool live) {
   absl::MutexLock lock(&pub_mu_);
@@ -319,8 +310,8 @@ void AlertService::Unregister(Subscription* sub) {
   stalled_.erase(sub);
 }
 
-absl::StatusOr<AlertLog::AppendResult> AlertService::Publish(
-    std::vector<v1::Alert> alerts, std::string source_position) {
+absl::StatusOr<AlertLog::AppendResult> AlertService::Publish(std::vector<v1::Alert> alerts,
+                                                             std::string source_position) {
   absl::MutexLock lock(&pub_mu_);
   absl::StatusOr<AlertLog::AppendResult> result =
       log_->Append(std::move(alerts), std::move(source_position));
@@ -384,12 +375,11 @@ void AlertService::Shutdown() {
   shutting_down_ = true;
   for (Subscription* sub : all_) {
     absl::MutexLock sub_lock(&sub->mu_);
-    sub->FinishLocked(grpc::Status(
-        grpc::StatusCode::UNAVAILABLE,
-        absl::StrCat("alert service shutting down; subscribe again with "
-                     "after_cursor=\"",
-                     FormatCursor(sub->handed_seq_),
-                     "\" (the cursor of the last alert received)")));
+    sub->FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   absl::StrCat("alert service shutting down; subscribe again with "
+                                                "after_cursor=\"",
+                                                FormatCursor(sub->handed_seq_),
+                                                "\" (the cursor of the last alert received)")));
   }
   live_.clear();
 }
@@ -407,37 +397,31 @@ AlertService::Counters AlertService::counters() const {
   return c;
 }
 
-absl::Status AlertService::ValidateId(std::string_view field,
-                                      std::string_view id) const {
-  if (id.empty())
-    return absl::InvalidArgumentError(absl::StrCat(Sv(field), " is empty"));
+absl::Status AlertService::ValidateId(std::string_view field, std::string_view id) const {
+  if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(Sv(field), " is empty"));
   if (id.size() > options_.max_id_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Sv(field), " is ", id.size(), " bytes, more than the ",
-                     options_.max_id_bytes, " allowed"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        Sv(field), " is ", id.size(), " bytes, more than the ", options_.max_id_bytes, " allowed"));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<AlertFilter> AlertService::FilterFromRequest(
-    int min_severity,
-    const google::protobuf::RepeatedPtrField<std::string>& rule_ids,
+    int min_severity, const google::protobuf::RepeatedPtrField<std::string>& rule_ids,
     const google::protobuf::RepeatedPtrField<std::string>& subject_ids) const {
   if (!v1::Severity_IsValid(min_severity)) {
     return absl::InvalidArgumentError(
         absl::StrCat("min_severity ", min_severity, " is not a Severity"));
   }
-  for (const auto& [name, ids] :
-       {std::pair{std::string_view("rule_ids"), &rule_ids},
-        std::pair{std::string_view("subject_ids"), &subject_ids}}) {
+  for (const auto& [name, ids] : {std::pair{std::string_view("rule_ids"), &rule_ids},
+                                  std::pair{std::string_view("subject_ids"), &subject_ids}}) {
     if (static_cast<size_t>(ids->size()) > options_.max_filter_ids) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Sv(name), " has ", ids->size(), " entries, more than the ",
-          options_.max_filter_ids, " allowed"));
+      return absl::InvalidArgumentError(absl::StrCat(Sv(name), " has ", ids->size(),
+                                                     " entries, more than the ",
+                                                     options_.max_filter_ids, " allowed"));
     }
     for (int i = 0; i < ids->size(); ++i) {
-      absl::Status valid =
-          ValidateId(absl::StrCat(Sv(name), "[", i, "]"), ids->Get(i));
+      absl::Status valid = ValidateId(absl::StrCat(Sv(name), "[", i, "]"), ids->Get(i));
       if (!valid.ok()) return valid;
     }
   }
@@ -448,10 +432,10 @@ absl::StatusOr<AlertFilter> AlertService::FilterFromRequest(
   return filter;
 }
 
-grpc::ServerWriteReactor<v1::Alert>* AlertService::Subscribe(
-    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
-  absl::StatusOr<AlertFilter> filter = FilterFromRequest(
-      request->min_severity(), request->rule_ids(), request->subject_ids());
+grpc::ServerWriteReactor<v1::Alert>* AlertService::Subscribe(grpc::CallbackServerContext* context,
+                                                             const v1::SubscribeRequest* request) {
+  absl::StatusOr<AlertFilter> filter =
+      FilterFromRequest(request->min_severity(), request->rule_ids(), request->subject_ids());
   if (!filter.ok()) return new RefusedSubscribe(ToGrpc(filter.status()));
   std::optional<uint64_t> after_seq;
   if (!request->after_cursor().empty()) {
@@ -468,59 +452,55 @@ grpc::ServerWriteReactor<v1::Alert>* AlertService::Subscribe(
       return new RefusedSubscribe(
           grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                        absl::StrCat("after_cursor ", request->after_cursor(),
-                                    " is past the newest stored alert ",
-                                    FormatCursor(head))));
+                                    " is past the newest stored alert ", FormatCursor(head))));
     }
     after_seq = *seq;
   }
   return new Subscription(this, context, *std::move(filter), after_seq);
 }
 
-grpc::ServerUnaryReactor* AlertService::ListAlerts(
-    grpc::CallbackServerContext* context, const v1::ListAlertsRequest* request,
-    v1::ListAlertsResponse* response) {
-  absl::StatusOr<AlertFilter> filter = FilterFromRequest(
-      request->min_severity(), request->rule_ids(), request->subject_ids());
+grpc::ServerUnaryReactor* AlertService::ListAlerts(grpc::CallbackServerContext* context,
+                                                   const v1::ListAlertsRequest* request,
+                                                   v1::ListAlertsResponse* response) {
+  absl::StatusOr<AlertFilter> filter =
+      FilterFromRequest(request->min_severity(), request->rule_ids(), request->subject_ids());
   if (!filter.ok()) return FinishUnary(context, filter.status());
   std::optional<absl::Time> start, end;
   if (request->has_start_time()) {
     if (!ValidTimestamp(request->start_time())) {
-      return FinishUnary(context, absl::InvalidArgumentError(
-                                      "start_time is not a valid timestamp"));
+      return FinishUnary(context,
+                         absl::InvalidArgumentError("start_time is not a valid timestamp"));
     }
     start = ToAbslTime(request->start_time());
   }
   if (request->has_end_time()) {
     if (!ValidTimestamp(request->end_time())) {
-      return FinishUnary(context, absl::InvalidArgumentError(
-                                      "end_time is not a valid timestamp"));
+      return FinishUnary(context, absl::InvalidArgumentError("end_time is not a valid timestamp"));
     }
     end = ToAbslTime(request->end_time());
   }
   if (start && end && *start >= *end) {
-    return FinishUnary(context, absl::InvalidArgumentError(
-                                    "start_time must be before end_time"));
+    return FinishUnary(context, absl::InvalidArgumentError("start_time must be before end_time"));
   }
   filter->set_event_time_range(start, end);
   int32_t page_size = request->page_size();
   if (page_size < 0 || page_size > options_.max_page_size) {
-    return FinishUnary(context, absl::InvalidArgumentError(absl::StrCat(
-                                    "page_size ", page_size, " is outside [0, ",
-                                    options_.max_page_size, "] (0: default ",
-                                    options_.default_page_size, ")")));
+    return FinishUnary(context,
+                       absl::InvalidArgumentError(absl::StrCat(
+                           "page_size ", page_size, " is outside [0, ", options_.max_page_size,
+                           "] (0: default ", options_.default_page_size, ")")));
   }
   if (page_size == 0) page_size = std::max(1, options_.default_page_size);
   // The log checks the token too; checked here for a clear message.
   if (!request->page_token().empty()) {
     absl::StatusOr<uint64_t> token = ParseCursor(request->page_token());
     if (!token.ok()) {
-      return FinishUnary(
-          context, absl::InvalidArgumentError(
-                       absl::StrCat("page_token: ", token.status().message())));
+      return FinishUnary(context, absl::InvalidArgumentError(
+                                      absl::StrCat("page_token: ", token.status().message())));
     }
   }
-  absl::StatusOr<AlertLog::ListPage> page = log_->List(
-      *filter, request->page_token(), static_cast<size_t>(page_size));
+  absl::StatusOr<AlertLog::ListPage> page =
+      log_->List(*filter, request->page_token(), static_cast<size_t>(page_size));
   if (!page.ok()) return FinishUnary(context, page.status());
   response->mutable_alerts()->Reserve(static_cast<int>(page->alerts.size()));
   for (v1::Alert& alert : page->alerts) {
@@ -530,9 +510,9 @@ grpc::ServerUnaryReactor* AlertService::ListAlerts(
   return FinishUnary(context, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* AlertService::GetAlert(
-    grpc::CallbackServerContext* context, const v1::GetAlertRequest* request,
-    v1::Alert* response) {
+grpc::ServerUnaryReactor* AlertService::GetAlert(grpc::CallbackServerContext* context,
+                                                 const v1::GetAlertRequest* request,
+                                                 v1::Alert* response) {
   absl::Status valid = ValidateId("alert_id", request->alert_id());
   if (!valid.ok()) return FinishUnary(context, valid);
   absl::StatusOr<v1::Alert> alert = log_->Get(request->alert_id());
@@ -542,19 +522,18 @@ grpc::ServerUnaryReactor* AlertService::GetAlert(
 }
 
 grpc::ServerUnaryReactor* AlertService::UpdateAlertStatus(
-    grpc::CallbackServerContext* context,
-    const v1::UpdateAlertStatusRequest* request, v1::Alert* response) {
+    grpc::CallbackServerContext* context, const v1::UpdateAlertStatusRequest* request,
+    v1::Alert* response) {
   absl::Status valid = ValidateId("alert_id", request->alert_id());
   if (valid.ok() && !v1::AlertStatus_IsValid(request->status())) {
     valid = absl::InvalidArgumentError(
-        absl::StrCat("status ", static_cast<int>(request->status()),
-                     " is not an AlertStatus"));
+        absl::StrCat("status ", static_cast<int>(request->status()), " is not an AlertStatus"));
   }
   if (valid.ok()) valid = ValidateId("updated_by", request->updated_by());
   if (valid.ok() && request->note().size() > options_.max_note_bytes) {
-    valid = absl::InvalidArgumentError(absl::StrCat(
-        "note is ", request->note().size(), " bytes, more than the ",
-        options_.max_note_bytes, " allowed"));
+    valid = absl::InvalidArgumentError(absl::StrCat("note is ", request->note().size(),
+                                                    " bytes, more than the ",
+                                                    options_.max_note_bytes, " allowed"));
   }
   if (!valid.ok()) return FinishUnary(context, valid);
   v1::Triage triage;
@@ -562,15 +541,14 @@ grpc::ServerUnaryReactor* AlertService::UpdateAlertStatus(
   triage.set_updated_by(request->updated_by());
   triage.set_note(request->note());
   *triage.mutable_updated_at() = ToProtoTimestamp(Now());
-  absl::StatusOr<v1::Alert> alert =
-      log_->UpdateStatus(request->alert_id(), triage);
+  absl::StatusOr<v1::Alert> alert = log_->UpdateStatus(request->alert_id(), triage);
   if (!alert.ok()) return FinishUnary(context, alert.status());
   *response = *std::move(alert);
   return FinishUnary(context, absl::OkStatus());
 }
 
-absl::StatusOr<std::unique_ptr<AlertServer>> AlertServer::Start(
-    AlertService* service, AlertServerOptions options) {
+absl::StatusOr<std::unique_ptr<AlertServer>> AlertServer::Start(AlertService* service,
+                                                                AlertServerOptions options) {
   if (service == nullptr) {
     return absl::InvalidArgumentError("AlertServer needs a service");
   }
@@ -579,11 +557,9 @@ absl::StatusOr<std::unique_ptr<AlertServer>> AlertServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.address,
-                           options.credentials
-                               ? options.credentials
-                               : grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(
+      options.address,
+      options.credentials ? options.credentials : grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service);
   for (grpc::Service* extra : options.extra_services) {
     builder.RegisterService(extra);
@@ -591,11 +567,10 @@ absl::StatusOr<std::unique_ptr<AlertServer>> AlertServer::Start(
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     if (server != nullptr) server->Shutdown();
-    return absl::UnavailableError(
-        absl::StrCat("alert server cannot listen on ", options.address));
+    return absl::UnavailableError(absl::StrCat("alert server cannot listen on ", options.address));
   }
-  return std::unique_ptr<AlertServer>(new AlertServer(
-      service, std::move(server), port, options.shutdown_grace));
+  return std::unique_ptr<AlertServer>(
+      new AlertServer(service, std::move(server), port, options.shutdown_grace));
 }
 
 AlertServer::~AlertServer() { Shutdown(); }

@@ -88,8 +88,8 @@ class AlertService final : public v1::AlertService::CallbackService {
   // Appends to the log (see AlertLog::Append) and queues the new alerts to
   // every live subscriber whose filter matches. Never waits for a
   // subscriber. Thread-safe; calls are serialized.
-  [[nodiscard]] absl::StatusOr<AlertLog::AppendResult> Publish(
-      std::vector<v1::Alert> alerts, std::string source_position);
+  [[nodiscard]] absl::StatusOr<AlertLog::AppendResult> Publish(std::vector<v1::Alert> alerts,
+                                                               std::string source_position);
 
   // Ends every open subscription with UNAVAILABLE (telling the client its
   // resume cursor) and refuses new ones. Call before shutting the
@@ -99,20 +99,17 @@ class AlertService final : public v1::AlertService::CallbackService {
   [[nodiscard]] Counters counters() const;
 
   // exportwatch.v1.AlertService.
-  grpc::ServerWriteReactor<v1::Alert>* Subscribe(
-      grpc::CallbackServerContext* context,
-      const v1::SubscribeRequest* request) override;
-  grpc::ServerUnaryReactor* ListAlerts(
-      grpc::CallbackServerContext* context,
-      const v1::ListAlertsRequest* request,
-      v1::ListAlertsResponse* response) override;
+  grpc::ServerWriteReactor<v1::Alert>* Subscribe(grpc::CallbackServerContext* context,
+                                                 const v1::SubscribeRequest* request) override;
+  grpc::ServerUnaryReactor* ListAlerts(grpc::CallbackServerContext* context,
+                                       const v1::ListAlertsRequest* request,
+                                       v1::ListAlertsResponse* response) override;
   grpc::ServerUnaryReactor* GetAlert(grpc::CallbackServerContext* context,
                                      const v1::GetAlertRequest* request,
                                      v1::Alert* response) override;
-  grpc::ServerUnaryReactor* UpdateAlertStatus(
-      grpc::CallbackServerContext* context,
-      const v1::UpdateAlertStatusRequest* request,
-      v1::Alert* response) override;
+  grpc::ServerUnaryReactor* UpdateAlertStatus(grpc::CallbackServerContext* context,
+                                              const v1::UpdateAlertStatusRequest* request,
+                                              v1::Alert* response) override;
 
  private:
   class Subscription;
@@ -133,8 +130,7 @@ class AlertService final : public v1::AlertService::CallbackService {
   absl::Time Now() const;
   absl::Status ValidateId(std::string_view field, std::string_view id) const;
   absl::StatusOr<AlertFilter> FilterFromRequest(
-      int min_severity,
-      const google::protobuf::RepeatedPtrField<std::string>& rule_ids,
+      int min_severity, const google::protobuf::RepeatedPtrField<std::string>& rule_ids,
       const google::protobuf::RepeatedPtrField<std::string>& subject_ids) const;
 
   AlertLog* const log_;
@@ -193,12 +189,9 @@ class AlertServer {
   void Shutdown();
 
  private:
-  AlertServer(AlertService* service, std::unique_ptr<grpc::Server> server,
-              int port, absl::Duration grace)
-      : service_(service),
-        server_(std::move(server)),
-        port_(port),
-        grace_(grace) {}
+  AlertServer(AlertService* service, std::unique_ptr<grpc::Server> server, int port,
+              absl::Duration grace)
+      : service_(service), server_(std::move(server)), port_(port), grace_(grace) {}
 
   AlertService* const service_;
   std::unique_ptr<grpc::Server> server_;

@@ -74,9 +74,12 @@ int RunDev(int argc, char** argv) {
   auto cluster = MockKafkaCluster::Create(1);
   if (!cluster.ok()) return Fail("broker", cluster.status());
   TopicNames topics;
-  for (const auto& [t, n] : std::vector<std::pair<std::string, int>>{
-           {topics.trade, 4}, {topics.cloud_usage, 4}, {topics.model_transfers, 1},
-           {topics.alerts, 1}, {topics.dead_letters, 1}, {topics.facts, 8}}) {
+  for (const auto& [t, n] : std::vector<std::pair<std::string, int>>{{topics.trade, 4},
+                                                                     {topics.cloud_usage, 4},
+                                                                     {topics.model_transfers, 1},
+                                                                     {topics.alerts, 1},
+                                                                     {topics.dead_letters, 1},
+                                                                     {topics.facts, 8}}) {
     if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return Fail("topics", s);
   }
   const std::string brokers = (*cluster)->bootstraps();
@@ -113,9 +116,10 @@ int RunDev(int argc, char** argv) {
   auto sink = KafkaSink::Create(so);
   if (!sink.ok()) return Fail("producer", sink.status());
 
-  std::cout << "exportwatch dev: broker " << brokers << ", alert service on 127.0.0.1:"
-            << (*alertd)->port() << ", policy " << (*policy)->ref().name() << " "
-            << (*policy)->ref().version() << ", state " << state_dir << "\n"
+  std::cout << "exportwatch dev: broker " << brokers
+            << ", alert service on 127.0.0.1:" << (*alertd)->port() << ", policy "
+            << (*policy)->ref().name() << " " << (*policy)->ref().version() << ", state "
+            << state_dir << "\n"
             << "  try: exportwatch tail --target 127.0.0.1:" << (*alertd)->port()
             << "   (Ctrl-C stops)" << std::endl;
 

@@ -9,16 +9,15 @@
 namespace exportwatch::cli {
 
 void FlagSet::String(const std::string& name, std::string* target, const std::string& help) {
-  flags_.push_back({name, help, target->empty() ? "" : *target, false,
-                    [target](const std::string& v) {
-                      *target = v;
-                      return absl::OkStatus();
-                    }});
+  flags_.push_back(
+      {name, help, target->empty() ? "" : *target, false, [target](const std::string& v) {
+         *target = v;
+         return absl::OkStatus();
+       }});
 }
 
 void FlagSet::Int(const std::string& name, int64_t* target, const std::string& help) {
-  flags_.push_back({name, help, absl::StrCat(*target), false,
-                    [target, name](const std::string& v) {
+  flags_.push_back({name, help, absl::StrCat(*target), false, [target, name](const std::string& v) {
                       if (!absl::SimpleAtoi(v, target)) {
                         return absl::InvalidArgumentError(
                             absl::StrCat("--", name, ": '", v, "' is not an integer"));
@@ -28,8 +27,7 @@ void FlagSet::Int(const std::string& name, int64_t* target, const std::string& h
 }
 
 void FlagSet::Double(const std::string& name, double* target, const std::string& help) {
-  flags_.push_back({name, help, absl::StrCat(*target), false,
-                    [target, name](const std::string& v) {
+  flags_.push_back({name, help, absl::StrCat(*target), false, [target, name](const std::string& v) {
                       if (!absl::SimpleAtod(v, target)) {
                         return absl::InvalidArgumentError(
                             absl::StrCat("--", name, ": '", v, "' is not a number"));
@@ -39,18 +37,18 @@ void FlagSet::Double(const std::string& name, double* target, const std::string&
 }
 
 void FlagSet::Bool(const std::string& name, bool* target, const std::string& help) {
-  flags_.push_back({name, help, *target ? "true" : "false", true,
-                    [target, name](const std::string& v) {
-                      if (v.empty() || v == "true" || v == "1") {
-                        *target = true;
-                      } else if (v == "false" || v == "0") {
-                        *target = false;
-                      } else {
-                        return absl::InvalidArgumentError(
-                            absl::StrCat("--", name, ": '", v, "' is not true or false"));
-                      }
-                      return absl::OkStatus();
-                    }});
+  flags_.push_back(
+      {name, help, *target ? "true" : "false", true, [target, name](const std::string& v) {
+         if (v.empty() || v == "true" || v == "1") {
+           *target = true;
+         } else if (v == "false" || v == "0") {
+           *target = false;
+         } else {
+           return absl::InvalidArgumentError(
+               absl::StrCat("--", name, ": '", v, "' is not true or false"));
+         }
+         return absl::OkStatus();
+       }});
 }
 
 void FlagSet::Repeated(const std::string& name, std::vector<std::string>* target,
@@ -98,8 +96,8 @@ absl::Status FlagSet::Parse(int argc, char** argv, int first) {
 }
 
 std::string FlagSet::Usage() const {
-  std::string out = absl::StrCat("usage: exportwatch ", command_, " [flags]\n\n", summary_,
-                                 "\n\nflags:\n");
+  std::string out =
+      absl::StrCat("usage: exportwatch ", command_, " [flags]\n\n", summary_, "\n\nflags:\n");
   for (const auto& f : flags_) {
     absl::StrAppendFormat(&out, "  --%-22s %s", f.name + (f.is_bool ? "" : " V"), f.help);
     if (!f.default_text.empty()) absl::StrAppend(&out, " (default ", f.default_text, ")");

@@ -22,8 +22,7 @@ class FlagSet {
   void Double(const std::string& name, double* target, const std::string& help);
   void Bool(const std::string& name, bool* target, const std::string& help);
   // Repeatable: each occurrence appends.
-  void Repeated(const std::string& name, std::vector<std::string>* target,
-                const std::string& help);
+  void Repeated(const std::string& name, std::vector<std::string>* target, const std::string& help);
 
   // Parses argv[first..]. Returns NOT_FOUND-free errors for unknown flags or
   // bad values; sets help_requested() on --help / -h.

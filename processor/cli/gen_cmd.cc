@@ -87,8 +87,8 @@ int RunGen(int argc, char** argv) {
   to.rate = rate;
   to.protobuf = protobuf;
   std::atomic<int64_t> produced{0};
-  absl::Status s = ProduceTraffic(**gen, **sink, TopicNames(), to, StopFlag(), labels.get(),
-                                  &produced);
+  absl::Status s =
+      ProduceTraffic(**gen, **sink, TopicNames(), to, StopFlag(), labels.get(), &produced);
   std::cerr << "gen: produced " << produced << " events\n";
   if (!s.ok()) {
     std::cerr << "exportwatch gen: " << s << "\n";

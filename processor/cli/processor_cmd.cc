@@ -24,7 +24,8 @@ int RunProcessor(int argc, char** argv) {
   flags.String("state-dir", &o.state_dir, "RocksDB directory of this instance; required");
   flags.String("policy", &policy_file, "policy file (JSON); wins over --profile");
   flags.String("profile", &profile, "shipped profile: current | aidr-2025");
-  flags.String("group-prefix", &o.group_prefix, "consumer groups are PREFIX-ingest, PREFIX-stateful");
+  flags.String("group-prefix", &o.group_prefix,
+               "consumer groups are PREFIX-ingest, PREFIX-stateful");
   flags.Int("facts-partitions", &facts_partitions, "partitions of the facts topic if created");
   flags.Int("max-batch", &max_batch, "records per poll");
   flags.Bool("no-create-topics", &no_create, "do not create missing topics");

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "processor/policy/policy.h"
 
 #include <fstream>
@@ -6,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "common/status_macros.h"
 #include "connectors/event_codec.h"
@@ -30,12 +30,22 @@ absl::StatusOr<int64_t> ParseDay(absl::string_view field, const std::string& tex
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 const absl::flat_hash_set<absl::string_view>& KnownRules() {
-  static const auto* rules = new absl::flat_hash_set<absl::string_view>{
-      "EMBARGOED_DESTINATION", "HQ_IN_RESTRICTED_COUNTRY", "PRC_ADVANCED_IC",
-      "COUNTRY_QUOTA",         "CONSIGNEE_LPP_QUOTA",      "SHIPMENT_STRUCTURING",
-      "TRANSSHIPMENT_ROUTE",   "THIRD_COUNTRY_PAYMENT",    "SCREENING_MATCH",
-      "NEW_ENTITY_VELOCITY",   "SITE_POWER_IMPLAUSIBLE",   "SERIAL_LOCATION_MISMATCH",
-      "RESTRICTED_TRAINING_COMPUTE", "MODEL_WEIGHT_TRANSFER", "COMPOSITE_RISK"};
+  static const auto* rules =
+      new absl::flat_hash_set<absl::string_view>{"EMBARGOED_DESTINATION",
+                                                 "HQ_IN_RESTRICTED_COUNTRY",
+                                                 "PRC_ADVANCED_IC",
+                                                 "COUNTRY_QUOTA",
+                                                 "CONSIGNEE_LPP_QUOTA",
+                                                 "SHIPMENT_STRUCTURING",
+                                                 "TRANSSHIPMENT_ROUTE",
+                                                 "THIRD_COUNTRY_PAYMENT",
+                                                 "SCREENING_MATCH",
+                                                 "NEW_ENTITY_VELOCITY",
+                                                 "SITE_POWER_IMPLAUSIBLE",
+                                                 "SERIAL_LOCATION_MISMATCH",
+                                                 "RESTRICTED_TRAINING_COMPUTE",
+                                                 "MODEL_WEIGHT_TRANSFER",
+                                                 "COMPOSITE_RISK"};
   return *rules;
 }
 
@@ -43,7 +53,8 @@ absl::StatusOr<std::shared_ptr<const Policy>> FromJson(absl::string_view json,
                                                        absl::string_view origin) {
   v1::Policy proto;
   google::protobuf::util::JsonParseOptions opts;  // unknown fields are errors here
-  auto s = google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(json.data(), json.size()), &proto, opts);
+  auto s = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &proto, opts);
   if (!s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(origin, ": ", std::string(s.message())));
   }
@@ -151,7 +162,8 @@ absl::Status Policy::Index() {
   if (proto_.model_weights().training_ops_threshold() < 0) {
     return invalid("model_weights.training_ops_threshold: must be >= 0");
   }
-  if (proto_.allowed_lateness_seconds() < 0) return invalid("allowed_lateness_seconds: must be >= 0");
+  if (proto_.allowed_lateness_seconds() < 0)
+    return invalid("allowed_lateness_seconds: must be >= 0");
   if (proto_.dedup_retention_seconds() < 0) return invalid("dedup_retention_seconds: must be >= 0");
   return absl::OkStatus();
 }

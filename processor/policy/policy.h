@@ -4,7 +4,6 @@
 // version is a new instance swapped in whole.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "exportwatch/v1/alert.pb.h"
 #include "exportwatch/v1/events.pb.h"
 #include "exportwatch/v1/policy.pb.h"

@@ -1,9 +1,10 @@
 // The profiles in processor/policy/profiles/, compiled into the binary.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <string_view>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace exportwatch {
 

@@ -1,10 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "processor/rules/alert_builder.h"
 
 #include <cctype>
 #include <cstdint>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "connectors/event_codec.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -44,9 +44,9 @@ std::string MakeAlertId(absl::string_view rule_id, v1::SubjectKind kind,
                         absl::string_view level, absl::string_view event_id) {
   uint64_t a = 0xcbf29ce484222325ULL;
   uint64_t b = 0x84222325cbf29ce4ULL;
-  for (absl::string_view part : std::initializer_list<absl::string_view>
-       {rule_id, absl::string_view(v1::SubjectKind_Name(kind)), subject_id, window, level,
-        event_id}) {
+  for (absl::string_view part : std::initializer_list<absl::string_view>{
+           rule_id, absl::string_view(v1::SubjectKind_Name(kind)), subject_id, window, level,
+           event_id}) {
     a = Fnv1a(a, part);
     b = Fnv1a(b ^ 0x9e3779b97f4a7c15ULL, part);
   }
@@ -64,8 +64,8 @@ v1::Alert BuildAlert(const AlertSpec& spec, const v1::Event& event, const RuleCo
   a.mutable_subject()->set_id(spec.subject_id);
   a.set_title(spec.title);
   *a.mutable_event_time() = EventTime(event);
-  *a.mutable_detected_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(ctx.now));
+  *a.mutable_detected_at() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(ctx.now));
   *a.mutable_policy() = ctx.policy.ref();
   a.mutable_evidence()->add_event_ids(std::string(event_id));
   return a;

@@ -1,10 +1,10 @@
 // Helpers every rule uses to build alerts the same way.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <string>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "exportwatch/v1/alert.pb.h"
 #include "exportwatch/v1/events.pb.h"
 #include "processor/rules/rule.h"

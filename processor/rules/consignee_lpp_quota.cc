@@ -6,14 +6,15 @@
 // Late events count in the year of their event_time, whatever arrives in
 // between (the per-year counter is kept until the policy's lateness after
 // the year ends; nothing is dropped earlier).
-#include "absl/strings/string_view.h"
+#include "processor/rules/consignee_lpp_quota.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/rule.h"
-#include "processor/rules/consignee_lpp_quota.h"
 
 namespace exportwatch {
 namespace {
@@ -61,10 +62,10 @@ class ConsigneeLppQuota final : public Rule {
       q.ParseFromString(**stored);
     } else {
       q.set_levels_fired(-1);
-      q.set_window_start_unix(absl::ToUnixSeconds(absl::FromCivil(absl::CivilYear(year),
-                                                                  absl::UTCTimeZone())));
-      q.set_window_end_unix(absl::ToUnixSeconds(absl::FromCivil(absl::CivilYear(year + 1),
-                                                                absl::UTCTimeZone())));
+      q.set_window_start_unix(
+          absl::ToUnixSeconds(absl::FromCivil(absl::CivilYear(year), absl::UTCTimeZone())));
+      q.set_window_end_unix(
+          absl::ToUnixSeconds(absl::FromCivil(absl::CivilYear(year + 1), absl::UTCTimeZone())));
     }
     q.set_used(q.used() + tpp);
     q.add_event_ids(t.event_id());
@@ -85,8 +86,7 @@ class ConsigneeLppQuota final : public Rule {
       spec.level = absl::StrFormat("%g", quota.levels(i));
       spec.title = absl::StrFormat(
           "LPP shipments to %s reached %.0f%% of the %d annual consignee cap (%.0f of %.0f TPP)",
-          t.ultimate_consignee().name().empty() ? std::string(key)
-                                                : t.ultimate_consignee().name(),
+          t.ultimate_consignee().name().empty() ? std::string(key) : t.ultimate_consignee().name(),
           quota.levels(i) * 100, year, q.used(), quota.limit());
       v1::Alert a = BuildAlert(spec, event, ctx);
       a.mutable_evidence()->clear_event_ids();

@@ -1,11 +1,11 @@
 // EMBARGOED_DESTINATION (RULES.md): a controlled shipment whose destination,
 // end user's country or any non-ORIGIN route country is restricted (D:5 +
 // Macau at event_time), and the authorization is not a LICENSE. CRITICAL.
-#include "absl/strings/string_view.h"
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/rule.h"
 
@@ -62,14 +62,13 @@ class EmbargoedDestination final : public Rule {
     spec.severity = v1::CRITICAL;
     spec.subject_kind = v1::SHIPMENT;
     spec.subject_id = t.shipment_id().empty() ? t.event_id() : t.shipment_id();
-    spec.title = absl::StrCat("Controlled shipment to restricted country ", country, " (",
-                              where, ") without a licence");
+    spec.title = absl::StrCat("Controlled shipment to restricted country ", country, " (", where,
+                              ") without a licence");
     v1::Alert a = BuildAlert(spec, event, ctx);
     SetValue(a, "restricted_country", country);
     SetValue(a, "matched_field", where);
     SetValue(a, "destination_country", t.destination_country());
-    SetValue(a, "authorization",
-             v1::AuthorizationType::Value_Name(t.authorization().type()));
+    SetValue(a, "authorization", v1::AuthorizationType::Value_Name(t.authorization().type()));
     SetValue(a, "controlled_chips", absl::StrJoin(chips, ","));
     out.Alert(std::move(a));
   }

@@ -7,11 +7,11 @@
 // State: a model registry (model -> own ops, parent). All model facts share
 // one key so that a model and its ancestors are on one shard: transfers are
 // rare events, the registry is small.
-#include "absl/strings/string_view.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/rule.h"
@@ -103,8 +103,7 @@ class ModelWeightTransfer final : public Rule {
     spec.window = m.transfer_id();
     spec.title = absl::StrCat("Unpublished weights of ", model_id, " (",
                               absl::StrFormat("%.3g", cumulative), " ops) transferred to ",
-                              r.name().empty() ? m.destination_country() : r.name(), ": ",
-                              reason);
+                              r.name().empty() ? m.destination_country() : r.name(), ": ", reason);
     v1::Alert a = BuildAlert(spec, event, ctx);
     SetValue(a, "cumulative_training_ops", cumulative);
     SetValue(a, "own_training_ops", self.own_training_ops());

@@ -4,11 +4,11 @@
 //
 // Cloud usage arrives as many hourly records per tenant; the alert fires once
 // per tenant and chip model, so this half is stateful (keyed by tenant).
-#include "absl/strings/string_view.h"
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/rule.h"
 
@@ -49,14 +49,13 @@ class PrcAdvancedIc final : public Rule {
     spec.severity = v1::HIGH;
     spec.subject_kind = v1::SHIPMENT;
     spec.subject_id = t.shipment_id().empty() ? t.event_id() : t.shipment_id();
-    spec.title = absl::StrCat("Shipment of PRC advanced ICs (", absl::StrJoin(chips, ", "),
-                              ") to ", t.destination_country());
+    spec.title = absl::StrCat("Shipment of PRC advanced ICs (", absl::StrJoin(chips, ", "), ") to ",
+                              t.destination_country());
     v1::Alert a = BuildAlert(spec, event, ctx);
     SetValue(a, "chips", absl::StrJoin(chips, ","));
     SetValue(a, "units", static_cast<double>(units));
     SetValue(a, "destination_country", t.destination_country());
-    SetValue(a, "declared_purpose",
-             v1::DeclaredPurpose::Value_Name(t.declared_purpose()));
+    SetValue(a, "declared_purpose", v1::DeclaredPurpose::Value_Name(t.declared_purpose()));
     out.Alert(std::move(a));
   }
 

@@ -11,7 +11,6 @@
 // new file plus its test.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <functional>
 #include <memory>
 #include <optional>
@@ -21,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "exportwatch/v1/alert.pb.h"
 #include "exportwatch/v1/events.pb.h"
@@ -71,7 +71,7 @@ std::vector<std::string> RegisteredRuleIds();
 // Instances of the rules `policy` enables that are implemented.
 std::vector<std::unique_ptr<Rule>> CreateEnabledRules(const Policy& policy);
 
-#define EW_REGISTER_RULE(id, Class)                        \
+#define EW_REGISTER_RULE(id, Class)                          \
   [[maybe_unused]] static const bool ew_registered_##Class = \
       ::exportwatch::RegisterRule(id, [] { return std::make_unique<Class>(); })
 

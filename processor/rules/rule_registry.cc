@@ -1,7 +1,7 @@
-#include "absl/strings/string_view.h"
 #include <algorithm>
 #include <map>
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "processor/rules/rule.h"
 

@@ -64,9 +64,9 @@ TEST(EventCodecTest, ContractPartyExampleParsesInsideATrade) {
 }
 
 TEST(EventCodecTest, LowerCamelCaseIsAccepted) {
-  v1::Event e = MustDecode(
-      Stream::kTrade,
-      R"({"eventId":"x","eventTime":"2025-01-01T00:00:00Z","destinationCountry":"MY"})");
+  v1::Event e =
+      MustDecode(Stream::kTrade,
+                 R"({"eventId":"x","eventTime":"2025-01-01T00:00:00Z","destinationCountry":"MY"})");
   EXPECT_EQ(e.trade().destination_country(), "MY");
 }
 
@@ -109,12 +109,12 @@ const std::string kOk = R"("event_id":"x","event_time":"2025-01-01T00:00:00Z")";
 INSTANTIATE_TEST_SUITE_P(
     Contract, BadInputTest,
     ::testing::Values(
-        BadCase{"NotJson", "{not json", "invalid JSON"},
-        BadCase{"Empty", "", "empty"},
+        BadCase{"NotJson", "{not json", "invalid JSON"}, BadCase{"Empty", "", "empty"},
         BadCase{"MissingEventId", R"({"event_time":"2025-01-01T00:00:00Z"})", "event_id"},
         BadCase{"MissingTime", R"({"event_id":"x"})", "event_time"},
         BadCase{"BadTime", R"({"event_id":"x","event_time":"yesterday"})", "invalid JSON"},
-        BadCase{"WrongType", "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":"many"}]})",
+        BadCase{"WrongType",
+                "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":"many"}]})",
                 "invalid JSON"},
         BadCase{"MisspeltEnum", "{" + kOk + R"(,"authorization":{"type":"lpp"}})", "invalid JSON"},
         BadCase{"MisspeltEnumAfterUnknownField",
@@ -126,23 +126,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"ZeroQuantity", "{" + kOk + R"(,"items":[{"chip_model":"H100-SXM","quantity":0}]})",
                 "quantity"},
         BadCase{"UnknownCountry", "{" + kOk + R"(,"destination_country":"XX"})", "unknown country"},
-        BadCase{"LowerCaseCountry", "{" + kOk + R"(,"destination_country":"cn"})", "unknown country"},
+        BadCase{"LowerCaseCountry", "{" + kOk + R"(,"destination_country":"cn"})",
+                "unknown country"},
         BadCase{"RouteCountry", "{" + kOk + R"(,"route":[{"country":"ZZ","role":"TRANSIT"}]})",
                 "route[0].country"},
         BadCase{"NegativeValue", "{" + kOk + R"(,"value_usd":-1})", "value_usd"},
         BadCase{"NaN", "{" + kOk + R"(,"value_usd":"NaN"})", "finite"},
         BadCase{"LongString", "{" + kOk + R"(,"source":")" + std::string(5000, 'a') + "\"}",
                 "longer than 4096"},
-        BadCase{"LongEventId", R"({"event_id":")" + std::string(129, 'a') +
-                                   R"(","event_time":"2025-01-01T00:00:00Z"})",
+        BadCase{"LongEventId",
+                R"({"event_id":")" + std::string(129, 'a') +
+                    R"(","event_time":"2025-01-01T00:00:00Z"})",
                 "128"},
         BadCase{"PartyWithoutIdOrName", "{" + kOk + R"(,"purchaser":{"country":"MY"}})",
                 "entity_id or name"},
         BadCase{"BadIncorporatedOn",
                 "{" + kOk + R"(,"purchaser":{"name":"a","incorporated_on":"2023-13-45"}})",
                 "incorporated_on"},
-        BadCase{"DeepNesting", "{" + kOk + R"(,"x":)" + std::string(100000, '[') +
-                                   std::string(100000, ']') + "}",
+        BadCase{"DeepNesting",
+                "{" + kOk + R"(,"x":)" + std::string(100000, '[') + std::string(100000, ']') + "}",
                 "nested deeper"},
         BadCase{"HugeRecord", "{" + kOk + R"(,"x":")" + std::string(10 << 20, 'a') + "\"}",
                 "exceeds the limit"}),
@@ -159,8 +161,8 @@ TEST(EventCodecTest, ProtobufTimesOutOfRangeAreRejected) {
   EXPECT_NE(std::string(s.message()).find("nanos"), std::string::npos) << s;
   t.mutable_event_time()->set_nanos(0);
   t.mutable_event_time()->set_seconds(400'000'000'000);
-  s = DecodeEvent(Stream::kTrade, ContentType::kProtobuf, t.SerializeAsString(), DecodeLimits(),
-                  &e, nullptr);
+  s = DecodeEvent(Stream::kTrade, ContentType::kProtobuf, t.SerializeAsString(), DecodeLimits(), &e,
+                  nullptr);
   EXPECT_NE(std::string(s.message()).find("9999"), std::string::npos) << s;
 }
 

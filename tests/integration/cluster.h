@@ -30,16 +30,17 @@ using namespace std::chrono_literals;
 
 // Faster group failure detection than the defaults, for tests only.
 inline const std::vector<std::string> kFastGroup = {
-    "--kafka", "session.timeout.ms=6000", "--kafka", "heartbeat.interval.ms=500",
+    "--kafka", "session.timeout.ms=6000",
+    "--kafka", "heartbeat.interval.ms=500",
     "--kafka", "topic.metadata.refresh.interval.ms=1000"};
 
 class Cluster {
  public:
   explicit Cluster(std::string profile) : profile_(std::move(profile)) {
     broker_ = std::make_unique<Subprocess>(
-        std::vector<std::string>{EW_BINARY, "mock-broker", "--topic", "trade-events:5",
-                                 "--topic", "cloud-usage:4", "--topic", "model-transfers:1",
-                                 "--topic", "alerts:1", "--topic", "dead-letters:1", "--topic",
+        std::vector<std::string>{EW_BINARY, "mock-broker", "--topic", "trade-events:5", "--topic",
+                                 "cloud-usage:4", "--topic", "model-transfers:1", "--topic",
+                                 "alerts:1", "--topic", "dead-letters:1", "--topic",
                                  "exportwatch-facts:8"},
         dir_.File("broker.log"));
     brokers_ = broker_->WaitForLine("bootstrap.servers=", 20s);
@@ -69,9 +70,9 @@ class Cluster {
   }
 
   std::unique_ptr<Subprocess> StartProcessor(const std::string& name) {
-    std::vector<std::string> args = {EW_BINARY,   "processor", "--brokers", brokers_,
-                                     "--state-dir", dir_.File("state-" + name), "--profile",
-                                     profile_,    "--no-create-topics"};
+    std::vector<std::string> args = {EW_BINARY,   "processor",   "--brokers",
+                                     brokers_,    "--state-dir", dir_.File("state-" + name),
+                                     "--profile", profile_,      "--no-create-topics"};
     args.insert(args.end(), kFastGroup.begin(), kFastGroup.end());
     return std::make_unique<Subprocess>(args, dir_.File("processor-" + name + ".log"));
   }
@@ -147,7 +148,8 @@ class Expected {
     std::vector<FactOut> facts;
     absl::Time now = absl::Now();
     engine_.Inspect(e, now, &alerts, &facts);
-    for (const auto& f : facts) ASSERT_TRUE(engine_.Apply(0, f.rule_id, f.key, e, now, state_, &alerts).ok());
+    for (const auto& f : facts)
+      ASSERT_TRUE(engine_.Apply(0, f.rule_id, f.key, e, now, state_, &alerts).ok());
     ASSERT_TRUE(state_.Commit().ok());
     for (const auto& a : alerts) ids_.insert(a.alert_id());
   }

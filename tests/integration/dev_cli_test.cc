@@ -16,8 +16,8 @@ using namespace std::chrono_literals;
 
 TEST(DevCliTest, PrintsAlertsWithinTenSecondsAndServesTail) {
   TempDir dir;
-  Subprocess dev({EW_BINARY, "dev", "--listen", "127.0.0.1:0", "--data-dir",
-                  EW_SHARED_DIR "/data", "--seconds", "60"},
+  Subprocess dev({EW_BINARY, "dev", "--listen", "127.0.0.1:0", "--data-dir", EW_SHARED_DIR "/data",
+                  "--seconds", "60"},
                  dir.File("dev.log"));
   std::string banner = dev.WaitForLine("exportwatch dev: broker ", 20s);
   ASSERT_FALSE(banner.empty()) << ReadFile(dir.File("dev.log"));
@@ -36,8 +36,8 @@ TEST(DevCliTest, PrintsAlertsWithinTenSecondsAndServesTail) {
   EXPECT_TRUE(std::regex_search(alert, std::regex("(CRITICAL|HIGH|MEDIUM) +[A-Z_]+ ")));
 
   // tail, a separate process, replays stored alerts as JSON.
-  Subprocess tail({EW_BINARY, "tail", "--target", "127.0.0.1:" + port, "--from-start",
-                   "--count", "2", "--json"},
+  Subprocess tail({EW_BINARY, "tail", "--target", "127.0.0.1:" + port, "--from-start", "--count",
+                   "2", "--json"},
                   dir.File("tail.log"));
   std::string first = tail.ReadLine(10s);
   std::string second = tail.ReadLine(10s);

@@ -18,7 +18,8 @@ std::vector<v1::Event> ContractEvents() {
                               std::pair{Stream::kCloudUsage, "contract_cloud_usage.json"},
                               std::pair{Stream::kModelTransfer, "contract_model_transfer.json"}}) {
     v1::Event e;
-    EXPECT_TRUE(DecodeEvent(stream, ContentType::kJson, Fixture(file), DecodeLimits(), &e, nullptr).ok());
+    EXPECT_TRUE(
+        DecodeEvent(stream, ContentType::kJson, Fixture(file), DecodeLimits(), &e, nullptr).ok());
     out.push_back(e);
   }
   return out;
@@ -83,7 +84,8 @@ TEST(KafkaPipelineTest, EventsFlowToSubscribersExactlyOnceAndBadInputIsDeadLette
   // Subscriber 1: everything from the start.
   auto all = cluster.Collect(expected.ids().size(), 120s);
   std::set<std::string> got;
-  for (const auto& a : all) EXPECT_TRUE(got.insert(a.alert_id()).second) << "duplicate " << a.alert_id();
+  for (const auto& a : all)
+    EXPECT_TRUE(got.insert(a.alert_id()).second) << "duplicate " << a.alert_id();
   EXPECT_EQ(got, expected.ids());
   // Nothing more arrives after the expected set (no extra alerts).
   auto again = cluster.Collect(expected.ids().size() + 1, 3s);

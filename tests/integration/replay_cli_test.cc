@@ -1,7 +1,7 @@
 // Acceptance 5: `exportwatch replay` over the contract examples raises what
 // RULES.md implies for the foundation rules, under both profiles.
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 
 #include "gtest/gtest.h"
@@ -53,7 +53,8 @@ TEST(ReplayCliTest, VariantsRaiseEachFoundationRuleAndBadLinesAreDeadLettered) {
   std::ofstream f(dir.File("in.jsonl"));
   f << with("\"destination_country\": \"MY\"", "\"destination_country\": \"CN\"", "e1") << "\n";
   f << with("H100-SXM", "ASCEND-910B", "e2") << "\n";
-  for (int i = 0; i < 7; ++i) f << with("\"order_id\"", "\"order_id\"", "lpp" + std::to_string(i)) << "\n";
+  for (int i = 0; i < 7; ++i)
+    f << with("\"order_id\"", "\"order_id\"", "lpp" + std::to_string(i)) << "\n";
   f << "this is not json\n";
   f << "{\"trade\": {\"event_id\": \"x\"}}\n";
   f << "\n";

@@ -255,8 +255,7 @@ TEST(RulesTest, ConsigneeLppQuotaLevelsFireOnceEach) {
       if (a.severity() == v1::HIGH) {
         EXPECT_DOUBLE_EQ(a.evidence().values().fields().at("used_tpp").number_value(),
                          7 * 4052992.0);
-        EXPECT_DOUBLE_EQ(a.evidence().values().fields().at("limit_tpp").number_value(),
-                         26900000.0);
+        EXPECT_DOUBLE_EQ(a.evidence().values().fields().at("limit_tpp").number_value(), 26900000.0);
         EXPECT_EQ(a.subject().id(), "C-1042");
       }
     }

@@ -44,8 +44,7 @@ class TempDir {
 };
 
 v1::Alert MakeAlert(const std::string& id, const std::string& rule = "RULE_A",
-                    v1::Severity severity = v1::MEDIUM,
-                    const std::string& subject = "SUBJ-1",
+                    v1::Severity severity = v1::MEDIUM, const std::string& subject = "SUBJ-1",
                     int64_t event_seconds = 1'700'000'000) {
   v1::Alert alert;
   alert.set_alert_id(id);
@@ -70,8 +69,7 @@ std::vector<std::string> Cursors(const std::vector<v1::Alert>& alerts) {
   return cursors;
 }
 
-std::unique_ptr<AlertLog> OpenOrDie(const std::string& path,
-                                    size_t list_scan_limit = 100000) {
+std::unique_ptr<AlertLog> OpenOrDie(const std::string& path, size_t list_scan_limit = 100000) {
   RocksDbAlertLogOptions options;
   options.path = path;
   options.list_scan_limit = list_scan_limit;
@@ -83,26 +81,23 @@ std::unique_ptr<AlertLog> OpenOrDie(const std::string& path,
 TEST(CursorTest, FormatsFixedWidthLowercaseHex) {
   EXPECT_EQ(FormatCursor(0), "0000000000000000");
   EXPECT_EQ(FormatCursor(255), "00000000000000ff");
-  EXPECT_EQ(FormatCursor(std::numeric_limits<uint64_t>::max()),
-            "ffffffffffffffff");
+  EXPECT_EQ(FormatCursor(std::numeric_limits<uint64_t>::max()), "ffffffffffffffff");
   // Cursor order is numeric order.
   EXPECT_LT(FormatCursor(9), FormatCursor(10));
   EXPECT_LT(FormatCursor(0xff), FormatCursor(0x100));
 }
 
 TEST(CursorTest, ParsesStrictly) {
-  for (uint64_t seq : {uint64_t{0}, uint64_t{1}, uint64_t{0xabcdef},
-                       std::numeric_limits<uint64_t>::max()}) {
+  for (uint64_t seq :
+       {uint64_t{0}, uint64_t{1}, uint64_t{0xabcdef}, std::numeric_limits<uint64_t>::max()}) {
     absl::StatusOr<uint64_t> parsed = ParseCursor(FormatCursor(seq));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(*parsed, seq);
   }
   for (const char* bad :
-       {"", "1", "000000000000001", "00000000000000001", "00000000000000FF",
-        "000000000000000g", "-000000000000001", " 000000000000001",
-        "0x00000000000001"}) {
-    EXPECT_EQ(ParseCursor(bad).status().code(),
-              absl::StatusCode::kInvalidArgument)
+       {"", "1", "000000000000001", "00000000000000001", "00000000000000FF", "000000000000000g",
+        "-000000000000001", " 000000000000001", "0x00000000000001"}) {
+    EXPECT_EQ(ParseCursor(bad).status().code(), absl::StatusCode::kInvalidArgument)
         << "\"" << bad << "\"";
   }
 }
@@ -117,17 +112,13 @@ TEST(AlertFilterTest, MatchesEveryCriterion) {
   EXPECT_TRUE(AlertFilter().set_subject_ids({"SUBJ-1"}).Matches(alert));
   EXPECT_FALSE(AlertFilter().set_subject_ids({"SUBJ-2"}).Matches(alert));
   const absl::Time t = absl::FromUnixSeconds(1000);
-  EXPECT_TRUE(
-      AlertFilter().set_event_time_range(t, std::nullopt).Matches(alert));
-  EXPECT_FALSE(AlertFilter()
-                   .set_event_time_range(t + absl::Nanoseconds(1), std::nullopt)
-                   .Matches(alert));
-  // The end is exclusive.
+  EXPECT_TRUE(AlertFilter().set_event_time_range(t, std::nullopt).Matches(alert));
   EXPECT_FALSE(
-      AlertFilter().set_event_time_range(std::nullopt, t).Matches(alert));
-  EXPECT_TRUE(AlertFilter()
-                  .set_event_time_range(std::nullopt, t + absl::Seconds(1))
-                  .Matches(alert));
+      AlertFilter().set_event_time_range(t + absl::Nanoseconds(1), std::nullopt).Matches(alert));
+  // The end is exclusive.
+  EXPECT_FALSE(AlertFilter().set_event_time_range(std::nullopt, t).Matches(alert));
+  EXPECT_TRUE(
+      AlertFilter().set_event_time_range(std::nullopt, t + absl::Seconds(1)).Matches(alert));
 }
 
 TEST(RocksDbAlertLogTest, AppendAssignsCursorsAndDropsDuplicates) {
@@ -140,12 +131,10 @@ TEST(RocksDbAlertLogTest, AppendAssignsCursorsAndDropsDuplicates) {
       log->Append({MakeAlert("a"), MakeAlert("b"), MakeAlert("a")}, "");
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_THAT(Ids(first->appended), ElementsAre("a", "b"));
-  EXPECT_THAT(Cursors(first->appended),
-              ElementsAre(FormatCursor(1), FormatCursor(2)));
+  EXPECT_THAT(Cursors(first->appended), ElementsAre(FormatCursor(1), FormatCursor(2)));
   EXPECT_EQ(first->duplicates, 1u);
 
-  absl::StatusOr<AlertLog::AppendResult> second =
-      log->Append({MakeAlert("b"), MakeAlert("c")}, "");
+  absl::StatusOr<AlertLog::AppendResult> second = log->Append({MakeAlert("b"), MakeAlert("c")}, "");
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_THAT(Ids(second->appended), ElementsAre("c"));
   EXPECT_THAT(Cursors(second->appended), ElementsAre(FormatCursor(3)));
@@ -171,8 +160,7 @@ TEST(RocksDbAlertLogTest, EmptyAlertIdRejectsTheWholeBatch) {
       log->Append({MakeAlert("a"), MakeAlert("")}, "pos-1");
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(log->HeadSeq(), 0u);
-  absl::StatusOr<std::optional<std::string>> position =
-      log->LastSourcePosition();
+  absl::StatusOr<std::optional<std::string>> position = log->LastSourcePosition();
   ASSERT_TRUE(position.ok());
   EXPECT_FALSE(position->has_value());
 }
@@ -182,11 +170,9 @@ TEST(RocksDbAlertLogTest, SourcePositionAndSequenceSurviveReopen) {
   {
     std::unique_ptr<AlertLog> log = OpenOrDie(dir.path());
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(
-        log->Append({MakeAlert("a"), MakeAlert("b")}, "alerts/0@10").ok());
+    ASSERT_TRUE(log->Append({MakeAlert("a"), MakeAlert("b")}, "alerts/0@10").ok());
     // Only duplicates: the position still advances.
-    absl::StatusOr<AlertLog::AppendResult> dup =
-        log->Append({MakeAlert("a")}, "alerts/0@11");
+    absl::StatusOr<AlertLog::AppendResult> dup = log->Append({MakeAlert("a")}, "alerts/0@11");
     ASSERT_TRUE(dup.ok());
     EXPECT_THAT(dup->appended, IsEmpty());
     // No position: the stored one is kept.
@@ -195,8 +181,7 @@ TEST(RocksDbAlertLogTest, SourcePositionAndSequenceSurviveReopen) {
   std::unique_ptr<AlertLog> log = OpenOrDie(dir.path());
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(log->HeadSeq(), 2u);
-  absl::StatusOr<std::optional<std::string>> position =
-      log->LastSourcePosition();
+  absl::StatusOr<std::optional<std::string>> position = log->LastSourcePosition();
   ASSERT_TRUE(position.ok()) << position.status();
   EXPECT_EQ(*position, std::optional<std::string>("alerts/0@11"));
 
@@ -224,8 +209,7 @@ TEST(RocksDbAlertLogTest, StatusUpdateIsDurable) {
     ASSERT_TRUE(updated.ok()) << updated.status();
     EXPECT_EQ(updated->triage().status(), v1::ACKNOWLEDGED);
     EXPECT_EQ(updated->cursor(), FormatCursor(2));
-    EXPECT_EQ(log->UpdateStatus("nope", triage).status().code(),
-              absl::StatusCode::kNotFound);
+    EXPECT_EQ(log->UpdateStatus("nope", triage).status().code(), absl::StatusCode::kNotFound);
     EXPECT_EQ(log->counters().status_updates, 1u);
   }
   std::unique_ptr<AlertLog> log = OpenOrDie(dir.path());
@@ -267,11 +251,9 @@ TEST(RocksDbAlertLogTest, ReadAfterPagesInOrder) {
       seen.push_back(a.alert_id());
     }
   }
-  EXPECT_THAT(seen,
-              ElementsAre("id0", "id1", "id2", "id3", "id4", "id5", "id6"));
+  EXPECT_THAT(seen, ElementsAre("id0", "id1", "id2", "id3", "id4", "id5", "id6"));
   EXPECT_THAT(*log->ReadAfter(7, 3), IsEmpty());
-  EXPECT_THAT(*log->ReadAfter(std::numeric_limits<uint64_t>::max(), 3),
-              IsEmpty());
+  EXPECT_THAT(*log->ReadAfter(std::numeric_limits<uint64_t>::max(), 3), IsEmpty());
 }
 
 TEST(RocksDbAlertLogTest, ListPaginatesWithFilters) {
@@ -284,10 +266,8 @@ TEST(RocksDbAlertLogTest, ListPaginatesWithFilters) {
     v1::Severity severity = i % 2 == 0 ? v1::HIGH : v1::LOW;
     std::string rule = i % 3 == 0 ? "RULE_B" : "RULE_A";
     int64_t when = 1000 + i;
-    batch.push_back(
-        MakeAlert(absl::StrCat("id", i), rule, severity, "S", when));
-    if (severity == v1::HIGH && rule == "RULE_A" && when >= 1005 &&
-        when < 1035) {
+    batch.push_back(MakeAlert(absl::StrCat("id", i), rule, severity, "S", when));
+    if (severity == v1::HIGH && rule == "RULE_A" && when >= 1005 && when < 1035) {
       want.push_back(absl::StrCat("id", i));
     }
   }
@@ -295,8 +275,7 @@ TEST(RocksDbAlertLogTest, ListPaginatesWithFilters) {
   AlertFilter filter;
   filter.set_min_severity(v1::MEDIUM)
       .set_rule_ids({"RULE_A"})
-      .set_event_time_range(absl::FromUnixSeconds(1005),
-                            absl::FromUnixSeconds(1035));
+      .set_event_time_range(absl::FromUnixSeconds(1005), absl::FromUnixSeconds(1035));
   std::vector<std::string> got;
   std::string token;
   int pages = 0;
@@ -326,8 +305,7 @@ TEST(RocksDbAlertLogTest, ListScanLimitEndsPagesEarlyButMakesProgress) {
   ASSERT_NE(log, nullptr);
   std::vector<v1::Alert> batch;
   for (int i = 0; i < 10; ++i) {
-    batch.push_back(
-        MakeAlert(absl::StrCat("id", i), i == 9 ? "RARE" : "COMMON"));
+    batch.push_back(MakeAlert(absl::StrCat("id", i), i == 9 ? "RARE" : "COMMON"));
   }
   ASSERT_TRUE(log->Append(batch, "").ok());
   AlertFilter filter;
@@ -353,15 +331,12 @@ TEST(RocksDbAlertLogTest, BadPageTokenIsInvalidArgument) {
   ASSERT_NE(log, nullptr);
   ASSERT_TRUE(log->Append({MakeAlert("a")}, "").ok());
   for (const char* bad : {"abc", "000000000000000Z", "00000000000000011"}) {
-    EXPECT_EQ(log->List(AlertFilter(), bad, 10).status().code(),
-              absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(log->List(AlertFilter(), bad, 10).status().code(), absl::StatusCode::kInvalidArgument)
         << bad;
   }
-  EXPECT_EQ(log->List(AlertFilter(), "", 0).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log->List(AlertFilter(), "", 0).status().code(), absl::StatusCode::kInvalidArgument);
   // A well-formed token past the head is simply the end.
-  absl::StatusOr<AlertLog::ListPage> past =
-      log->List(AlertFilter(), FormatCursor(1000), 10);
+  absl::StatusOr<AlertLog::ListPage> past = log->List(AlertFilter(), FormatCursor(1000), 10);
   ASSERT_TRUE(past.ok());
   EXPECT_THAT(past->alerts, IsEmpty());
   EXPECT_EQ(past->next_page_token, "");
@@ -378,8 +353,7 @@ TEST(MemoryAlertLogTest, BehavesLikeTheDurableOne) {
   absl::StatusOr<AlertLog::AppendResult> result =
       (*log)->Append({MakeAlert("x"), MakeAlert("y"), MakeAlert("x")}, "p");
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_THAT(Cursors(result->appended),
-              ElementsAre(FormatCursor(1), FormatCursor(2)));
+  EXPECT_THAT(Cursors(result->appended), ElementsAre(FormatCursor(1), FormatCursor(2)));
   EXPECT_EQ((*log)->HeadSeq(), 2u);
   EXPECT_EQ(*(*log)->LastSourcePosition(), std::optional<std::string>("p"));
   // Two in-memory logs are independent.

@@ -1,11 +1,12 @@
 // StateStore: the same semantics from RocksDB and the in-memory store.
+#include "state/state_store.h"
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "state/rocksdb_state_store.h"
-#include "state/state_store.h"
 #include "tests/common/test_util.h"
 
 namespace exportwatch {
@@ -55,9 +56,9 @@ TEST_P(StateStoreTest, ScanStopsWhenAsked) {
   for (int i = 0; i < 10; ++i) b.Put("k/" + std::to_string(i), "v");
   ASSERT_TRUE(store->Write(b).ok());
   int seen = 0;
-  ASSERT_TRUE(store->Scan("k/", "k/5", [&](absl::string_view, absl::string_view) {
-                return ++seen < 2;
-              }).ok());
+  ASSERT_TRUE(
+      store->Scan("k/", "k/5", [&](absl::string_view, absl::string_view) { return ++seen < 2; })
+          .ok());
   EXPECT_EQ(seen, 2);
 }
 

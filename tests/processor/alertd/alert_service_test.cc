@@ -31,17 +31,15 @@ using ::testing::HasSubstr;
 
 constexpr absl::Duration kTimeout = absl::Seconds(60);
 
-v1::Alert MakeAlert(int i, v1::Severity severity = v1::MEDIUM,
-                    std::string rule = "R1", std::string subject = "S1",
-                    size_t title_bytes = 0) {
+v1::Alert MakeAlert(int i, v1::Severity severity = v1::MEDIUM, std::string rule = "R1",
+                    std::string subject = "S1", size_t title_bytes = 0) {
   v1::Alert alert;
   alert.set_alert_id(absl::StrFormat("id-%05d", i));
   alert.set_rule_id(std::move(rule));
   alert.set_severity(severity);
   alert.mutable_subject()->set_kind(v1::ENTITY);
   alert.mutable_subject()->set_id(std::move(subject));
-  alert.set_title(title_bytes > 0 ? std::string(title_bytes, 't')
-                                  : absl::StrCat("alert ", i));
+  alert.set_title(title_bytes > 0 ? std::string(title_bytes, 't') : absl::StrCat("alert ", i));
   alert.mutable_event_time()->set_seconds(1'700'000'000 + i);
   return alert;
 }
@@ -81,8 +79,7 @@ class TestSubscriber {
       args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
       args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
     }
-    channel_ = grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args);
+    channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     stub_ = v1::AlertService::NewStub(channel_);
     reader_ = stub_->Subscribe(&context_, request);
     // The server sends headers once the stream is registered.
@@ -105,9 +102,8 @@ class TestSubscriber {
   // True once `n` alerts have arrived (false if the stream ended first).
   bool WaitForCount(size_t n, absl::Duration timeout = kTimeout) {
     absl::MutexLock lock(&mu_);
-    auto arrived = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return alerts_.size() >= n || done_;
-    };
+    auto arrived = [this, n]()
+                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return alerts_.size() >= n || done_; };
     mu_.AwaitWithTimeout(absl::Condition(&arrived), timeout);
     return alerts_.size() >= n;
   }
@@ -189,8 +185,7 @@ class AlertServiceTest : public ::testing::Test {
   void PublishRange(int begin, int end, Make make, int batch = 10) {
     for (int i = begin; i < end; i += batch) {
       std::vector<v1::Alert> alerts;
-      for (int j = i; j < std::min(end, i + batch); ++j)
-        alerts.push_back(make(j));
+      for (int j = i; j < std::min(end, i + batch); ++j) alerts.push_back(make(j));
       absl::StatusOr<AlertLog::AppendResult> result =
           service_->Publish(std::move(alerts), absl::StrCat("alerts/0@", i));
       ASSERT_TRUE(result.ok()) << result.status();
@@ -220,11 +215,9 @@ TEST_F(AlertServiceTest, LiveSubscribersGetPublishedAlertsThroughTheirFilters) {
   TestSubscriber sub_rule(target_, rule);
   TestSubscriber sub_subject(target_, subject);
 
-  const v1::Severity severities[] = {v1::INFO, v1::LOW, v1::MEDIUM, v1::HIGH,
-                                     v1::CRITICAL};
+  const v1::Severity severities[] = {v1::INFO, v1::LOW, v1::MEDIUM, v1::HIGH, v1::CRITICAL};
   auto make = [&](int i) {
-    return MakeAlert(i, severities[i % 5], absl::StrCat("R", i % 4),
-                     absl::StrCat("S", i % 3));
+    return MakeAlert(i, severities[i % 5], absl::StrCat("R", i % 4), absl::StrCat("S", i % 3));
   };
   std::vector<std::string> want_all, want_high, want_rule, want_subject;
   for (int i = 0; i < 60; ++i) {
@@ -361,8 +354,7 @@ TEST_F(AlertServiceTest, SlowSubscriberIsCutOffWhileFastOneGetsEverything) {
   std::vector<std::string> want;
   for (int i = 0; i < published; ++i) want.push_back(MakeAlert(i).alert_id());
   EXPECT_THAT(Ids(fast.alerts()), ElementsAreArray(want));
-  EXPECT_TRUE(
-      Eventually([&] { return service_->counters().live_subscribers == 1; }));
+  EXPECT_TRUE(Eventually([&] { return service_->counters().live_subscribers == 1; }));
 
   // The slow client reads what was already on its way, then the status.
   slow.Resume();
@@ -372,8 +364,7 @@ TEST_F(AlertServiceTest, SlowSubscriberIsCutOffWhileFastOneGetsEverything) {
   ASSERT_LT(got.size(), static_cast<size_t>(published));
   std::vector<std::string> prefix(want.begin(), want.begin() + got.size());
   EXPECT_THAT(Ids(got), ElementsAreArray(prefix));
-  const std::string resume_from =
-      got.empty() ? FormatCursor(0) : got.back().cursor();
+  const std::string resume_from = got.empty() ? FormatCursor(0) : got.back().cursor();
   EXPECT_THAT(slow.status().error_message(),
               HasSubstr(absl::StrCat("after_cursor=\"", resume_from, "\"")));
 
@@ -417,8 +408,7 @@ TEST_F(AlertServiceTest, CutOffSubscriberThatNeverReadsIsCancelled) {
   // Once the timeout has passed, the next Publish cancels the call.
   now->fetch_add(11);
   ASSERT_TRUE(publish_batch());
-  ASSERT_TRUE(
-      Eventually([&] { return service_->counters().subscribers == 1; }));
+  ASSERT_TRUE(Eventually([&] { return service_->counters().subscribers == 1; }));
   slow.Resume();
   ASSERT_TRUE(slow.WaitForDone());
   EXPECT_EQ(slow.status().error_code(), grpc::StatusCode::CANCELLED);
@@ -428,14 +418,12 @@ TEST_F(AlertServiceTest, CancelledSubscriberIsRemoved) {
   Start();
   {
     TestSubscriber sub(target_, v1::SubscribeRequest());
-    ASSERT_TRUE(
-        Eventually([&] { return service_->counters().subscribers == 1; }));
+    ASSERT_TRUE(Eventually([&] { return service_->counters().subscribers == 1; }));
     sub.Cancel();
     ASSERT_TRUE(sub.WaitForDone());
     EXPECT_EQ(sub.status().error_code(), grpc::StatusCode::CANCELLED);
   }
-  ASSERT_TRUE(
-      Eventually([&] { return service_->counters().subscribers == 0; }));
+  ASSERT_TRUE(Eventually([&] { return service_->counters().subscribers == 0; }));
   EXPECT_EQ(service_->counters().live_subscribers, 0u);
   ASSERT_TRUE(service_->Publish({MakeAlert(1)}, "").ok());
 }
@@ -497,13 +485,11 @@ TEST_F(AlertServiceTest, SubscribeRejectsBadRequests) {
   }
   for (const Case& c : cases) {
     grpc::ClientContext context;
-    std::unique_ptr<grpc::ClientReader<v1::Alert>> reader =
-        stub_->Subscribe(&context, c.request);
+    std::unique_ptr<grpc::ClientReader<v1::Alert>> reader = stub_->Subscribe(&context, c.request);
     v1::Alert alert;
     EXPECT_FALSE(reader->Read(&alert)) << c.name;
     grpc::Status status = reader->Finish();
-    EXPECT_EQ(status.error_code(), c.code)
-        << c.name << ": " << status.error_message();
+    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
   }
 }
 
@@ -520,8 +506,7 @@ TEST_F(AlertServiceTest, GetAlert) {
     EXPECT_EQ(alert.alert_id(), MakeAlert(2).alert_id());
     EXPECT_EQ(alert.cursor(), FormatCursor(2));
   }
-  for (const auto& [id, code] :
-       std::vector<std::pair<std::string, grpc::StatusCode>>{
+  for (const auto& [id, code] : std::vector<std::pair<std::string, grpc::StatusCode>>{
            {"nope", grpc::StatusCode::NOT_FOUND},
            {"", grpc::StatusCode::INVALID_ARGUMENT},
            {std::string(300, 'a'), grpc::StatusCode::INVALID_ARGUMENT}}) {
@@ -529,16 +514,14 @@ TEST_F(AlertServiceTest, GetAlert) {
     v1::GetAlertRequest request;
     request.set_alert_id(id);
     v1::Alert alert;
-    EXPECT_EQ(stub_->GetAlert(&context, request, &alert).error_code(), code)
-        << id;
+    EXPECT_EQ(stub_->GetAlert(&context, request, &alert).error_code(), code) << id;
   }
 }
 
 TEST_F(AlertServiceTest, ListAlertsFiltersAndPaginates) {
   Start();
   auto make = [](int i) {
-    return MakeAlert(i, i % 2 == 0 ? v1::CRITICAL : v1::LOW,
-                     i % 3 == 0 ? "R3" : "R1", "S1");
+    return MakeAlert(i, i % 2 == 0 ? v1::CRITICAL : v1::LOW, i % 3 == 0 ? "R3" : "R1", "S1");
   };
   PublishRange(0, 250, make, 50);
 
@@ -604,16 +587,13 @@ TEST_F(AlertServiceTest, ListAlertsRejectsBadRequests) {
       {"page_size too big", with([](auto& r) { r.set_page_size(1001); })},
       {"negative page_size", with([](auto& r) { r.set_page_size(-1); })},
       {"bad page_token", with([](auto& r) { r.set_page_token("xyz"); })},
-      {"uppercase page_token",
-       with([](auto& r) { r.set_page_token("000000000000000A"); })},
+      {"uppercase page_token", with([](auto& r) { r.set_page_token("000000000000000A"); })},
       {"start after end", with([](auto& r) {
          r.mutable_start_time()->set_seconds(20);
          r.mutable_end_time()->set_seconds(10);
        })},
-      {"bad nanos",
-       with([](auto& r) { r.mutable_start_time()->set_nanos(-1); })},
-      {"unknown severity",
-       with([](auto& r) { r.set_min_severity(static_cast<v1::Severity>(9)); })},
+      {"bad nanos", with([](auto& r) { r.mutable_start_time()->set_nanos(-1); })},
+      {"unknown severity", with([](auto& r) { r.set_min_severity(static_cast<v1::Severity>(9)); })},
       {"empty subject id", with([](auto& r) { r.add_subject_ids(""); })},
   };
   for (const auto& [name, request] : cases) {
@@ -626,11 +606,8 @@ TEST_F(AlertServiceTest, ListAlertsRejectsBadRequests) {
   // The largest allowed page size is fine.
   grpc::ClientContext context;
   v1::ListAlertsResponse response;
-  EXPECT_TRUE(stub_
-                  ->ListAlerts(&context,
-                               with([](auto& r) { r.set_page_size(1000); }),
-                               &response)
-                  .ok());
+  EXPECT_TRUE(
+      stub_->ListAlerts(&context, with([](auto& r) { r.set_page_size(1000); }), &response).ok());
 }
 
 TEST_F(AlertServiceTest, UpdateAlertStatusIsStoredAndReturned) {
@@ -671,15 +648,11 @@ TEST_F(AlertServiceTest, UpdateAlertStatusIsStoredAndReturned) {
     v1::Alert alert;
     return stub_->UpdateAlertStatus(&context, request, &alert).error_code();
   };
-  EXPECT_EQ(update([](auto& r) { r.set_alert_id("nope"); }),
-            grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(update([](auto& r) { r.set_alert_id(""); }),
+  EXPECT_EQ(update([](auto& r) { r.set_alert_id("nope"); }), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(update([](auto& r) { r.set_alert_id(""); }), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(update([](auto& r) { r.set_status(static_cast<v1::AlertStatus>(17)); }),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(
-      update([](auto& r) { r.set_status(static_cast<v1::AlertStatus>(17)); }),
-      grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(update([](auto& r) { r.set_updated_by(""); }),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(update([](auto& r) { r.set_updated_by(""); }), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(update([](auto& r) { r.set_note(std::string(4097, 'n')); }),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(update([](auto&) {}), grpc::StatusCode::OK);
@@ -691,17 +664,15 @@ TEST_F(AlertServiceTest, HealthCheckIsServing) {
   // grpc.health.v1.HealthCheckRequest {string service = 1} and
   // HealthCheckResponse {ServingStatus status = 1}; Debian ships no
   // generated health stubs.
-  grpc::TemplatedGenericStub<google::protobuf::StringValue,
-                             google::protobuf::Int32Value>
-      health(channel_);
+  grpc::TemplatedGenericStub<google::protobuf::StringValue, google::protobuf::Int32Value> health(
+      channel_);
   google::protobuf::StringValue request;
   google::protobuf::Int32Value response;
   grpc::ClientContext context;
   absl::Notification done;
   grpc::Status status;
-  health.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                   grpc::StubOptions(), &request, &response,
-                   [&](grpc::Status s) {
+  health.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                   &response, [&](grpc::Status s) {
                      status = std::move(s);
                      done.Notify();
                    });
@@ -716,8 +687,7 @@ TEST(AlertServerTest, UnusableAddressIsUnavailable) {
   AlertService service(log->get());
   AlertServerOptions options;
   options.address = "256.1.1.1:0";
-  absl::StatusOr<std::unique_ptr<AlertServer>> server =
-      AlertServer::Start(&service, options);
+  absl::StatusOr<std::unique_ptr<AlertServer>> server = AlertServer::Start(&service, options);
   EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable);
 }
 
