@@ -51,4 +51,16 @@ absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, absl::string_view
   return true;
 }
 
+absl::Status DetectionEngine::ProcessInline(const v1::Event& event, absl::Time now,
+                                            TaskState& state,
+                                            std::vector<v1::Alert>* alerts) const {
+  std::vector<FactOut> facts;
+  Inspect(event, now, alerts, &facts);
+  for (const auto& f : facts) {
+    auto applied = Apply(0, f.rule_id, f.key, event, now, state, alerts);
+    if (!applied.ok()) return applied.status();
+  }
+  return state.Commit();
+}
+
 }  // namespace exportwatch

@@ -46,6 +46,11 @@ class DetectionEngine {
                                            absl::Time now, TaskState& state,
                                            std::vector<v1::Alert>* alerts) const;
 
+  // Both stages in-process, in order, as `replay` runs them: Inspect, then
+  // Apply every fact on shard 0 of `state`, then Commit. Appends the alerts.
+  [[nodiscard]] absl::Status ProcessInline(const v1::Event& event, absl::Time now, TaskState& state,
+                                           std::vector<v1::Alert>* alerts) const;
+
  private:
   std::shared_ptr<const Policy> policy_;
   std::vector<std::unique_ptr<Rule>> rules_;

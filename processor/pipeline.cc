@@ -105,6 +105,7 @@ class IngestStage {
   absl::Status HandleBatch(const std::vector<Record>& records, const std::atomic<bool>& stop) {
     outputs_.clear();
     absl::Time now = absl::Now();
+    uint64_t n_alerts = 0, n_facts = 0;
     for (const Record& r : records) {
       ++m_.records_in;
       next_offsets_[{std::string(r.topic), r.partition}] = r.offset + 1;
@@ -120,20 +121,7 @@ class IngestStage {
         s = DecodeEvent(stream->second, *type, r.value, o_.limits, &event_, &info);
       }
       if (!s.ok()) {
-        ++m_.dead_letters;
-        Output dead{o_.topics.dead_letters,
-                    std::string(r.key.substr(0, o_.limits.max_string_bytes)),
-                    std::string(r.value.substr(0, o_.max_dead_letter_bytes)),
-                    {{"error", std::string(s.message())},
-                     {"source-topic", std::string(r.topic)},
-                     {"source-partition", absl::StrCat(r.partition)},
-                     {"source-offset", absl::StrCat(r.offset)},
-                     {"content-type", std::string(r.content_type.substr(0, 256))}}};
-        if (r.value.size() > o_.max_dead_letter_bytes) {
-          dead.headers.push_back({"truncated", "true"});
-          dead.headers.push_back({"original-size", absl::StrCat(r.value.size())});
-        }
-        outputs_.push_back(std::move(dead));
+        DeadLetter(r, std::string(s.message()));
         continue;
       }
       alerts_.clear();
@@ -142,14 +130,7 @@ class IngestStage {
       if (auto too_big = OversizedOutput(); !too_big.empty()) {
         // Kafka would refuse it and the stage would retry forever: the event
         // is dead-lettered instead (no valid event comes near the limit).
-        ++m_.dead_letters;
-        outputs_.push_back({o_.topics.dead_letters,
-                            std::string(r.key.substr(0, 256)),
-                            std::string(r.value.substr(0, o_.max_dead_letter_bytes)),
-                            {{"error", too_big},
-                             {"source-topic", std::string(r.topic)},
-                             {"source-partition", absl::StrCat(r.partition)},
-                             {"source-offset", absl::StrCat(r.offset)}}});
+        DeadLetter(r, too_big);
         continue;
       }
       ++m_.events_valid;
@@ -158,6 +139,8 @@ class IngestStage {
         outputs_.push_back(
             {o_.topics.alerts, a.alert_id(), ToJson(a), {{"content-type", "application/json"}}});
       }
+      n_alerts += alerts_.size();
+      n_facts += facts_.size();
       for (auto& f : facts_) {
         v1::Fact fact;
         fact.set_rule_id(f.rule_id);
@@ -169,11 +152,6 @@ class IngestStage {
         outputs_.push_back({o_.topics.facts, f.key, fact.SerializeAsString(), {}});
       }
     }
-    uint64_t n_alerts = 0, n_facts = 0;
-    for (const auto& out : outputs_) {
-      if (out.topic == o_.topics.alerts) ++n_alerts;
-      if (out.topic == o_.topics.facts) ++n_facts;
-    }
     RETURN_IF_ERROR(ProduceDurably(*sink_, stop, m_, "ingest", [&]() -> absl::Status {
       for (const auto& out : outputs_) {
         RETURN_IF_ERROR(sink_->Produce(out.topic, out.key, out.value, out.headers));
@@ -183,6 +161,25 @@ class IngestStage {
     m_.alerts_out += n_alerts;
     m_.facts_out += n_facts;
     return absl::OkStatus();
+  }
+
+  // Queues `r` for dead-letters: its first max_dead_letter_bytes, the reason
+  // and its origin (flagged when cut).
+  void DeadLetter(const Record& r, std::string error) {
+    ++m_.dead_letters;
+    Output dead{o_.topics.dead_letters,
+                std::string(r.key.substr(0, o_.limits.max_string_bytes)),
+                std::string(r.value.substr(0, o_.max_dead_letter_bytes)),
+                {{"error", std::move(error)},
+                 {"source-topic", std::string(r.topic)},
+                 {"source-partition", absl::StrCat(r.partition)},
+                 {"source-offset", absl::StrCat(r.offset)},
+                 {"content-type", std::string(r.content_type.substr(0, 256))}}};
+    if (r.value.size() > o_.max_dead_letter_bytes) {
+      dead.headers.push_back({"truncated", "true"});
+      dead.headers.push_back({"original-size", absl::StrCat(r.value.size())});
+    }
+    outputs_.push_back(std::move(dead));
   }
 
   // Empty, or why this event's alerts or facts would be too large to produce.

@@ -72,7 +72,6 @@ int RunReplay(int argc, char** argv) {
   int64_t events = 0, rejected = 0, alerts_written = 0;
   v1::Event event;
   std::vector<v1::Alert> alerts;
-  std::vector<FactOut> facts;
   while ((*reader)->Next(&line, &line_status)) {
     if (line_status.ok() && line.find_first_not_of(" \t") == std::string::npos) continue;
     if (line_status.ok()) line_status = DecodeReplayLine(line, limits, &event, nullptr);
@@ -89,18 +88,8 @@ int RunReplay(int argc, char** argv) {
     }
     ++events;
     alerts.clear();
-    facts.clear();
-    absl::Time now = absl::Now();
-    engine.Inspect(event, now, &alerts, &facts);
-    for (const auto& f : facts) {
-      auto applied = engine.Apply(0, f.rule_id, f.key, event, now, state, &alerts);
-      if (!applied.ok()) {
-        std::cerr << "exportwatch replay: state error: " << applied.status().message() << "\n";
-        return 1;
-      }
-    }
-    if (auto s = state.Commit(); !s.ok()) {
-      std::cerr << "exportwatch replay: " << s.message() << "\n";
+    if (auto s = engine.ProcessInline(event, absl::Now(), state, &alerts); !s.ok()) {
+      std::cerr << "exportwatch replay: state error: " << s.message() << "\n";
       return 1;
     }
     for (const auto& a : alerts) {

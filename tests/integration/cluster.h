@@ -145,12 +145,7 @@ class Expected {
         state_(store_.get(), 86400) {}
   void Add(const v1::Event& e) {
     std::vector<v1::Alert> alerts;
-    std::vector<FactOut> facts;
-    absl::Time now = absl::Now();
-    engine_.Inspect(e, now, &alerts, &facts);
-    for (const auto& f : facts)
-      ASSERT_TRUE(engine_.Apply(0, f.rule_id, f.key, e, now, state_, &alerts).ok());
-    ASSERT_TRUE(state_.Commit().ok());
+    ASSERT_TRUE(engine_.ProcessInline(e, absl::Now(), state_, &alerts).ok());
     for (const auto& a : alerts) ids_.insert(a.alert_id());
   }
   const std::set<std::string>& ids() const { return ids_; }

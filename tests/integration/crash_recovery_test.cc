@@ -8,6 +8,7 @@
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/gen/generator.h"
 #include "state/rocksdb_state_store.h"
+#include "tests/common/contract_events.h"
 #include "tests/integration/cluster.h"
 
 namespace exportwatch::testing {
@@ -32,10 +33,7 @@ std::map<std::string, double> QuotaUsage(StateStore* store) {
 TEST(CrashRecoveryTest, KillNineMidStreamChangesNothing) {
   Cluster cluster("aidr-2025");
   Expected expected("aidr-2025");
-  v1::Event trade;
-  ASSERT_TRUE(DecodeEvent(Stream::kTrade, ContentType::kJson, Fixture("contract_trade.json"),
-                          DecodeLimits(), &trade, nullptr)
-                  .ok());
+  v1::Event trade = ContractEvent(Stream::kTrade);
   std::vector<v1::Event> events;
   EventGenerator::Options go;
   go.seed = 11;

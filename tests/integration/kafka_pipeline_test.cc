@@ -7,22 +7,15 @@
 
 #include "connectors/kafka_source.h"
 #include "processor/gen/generator.h"
+#include "tests/common/contract_events.h"
 #include "tests/integration/cluster.h"
 
 namespace exportwatch::testing {
 namespace {
 
 std::vector<v1::Event> ContractEvents() {
-  std::vector<v1::Event> out;
-  for (auto [stream, file] : {std::pair{Stream::kTrade, "contract_trade.json"},
-                              std::pair{Stream::kCloudUsage, "contract_cloud_usage.json"},
-                              std::pair{Stream::kModelTransfer, "contract_model_transfer.json"}}) {
-    v1::Event e;
-    EXPECT_TRUE(
-        DecodeEvent(stream, ContentType::kJson, Fixture(file), DecodeLimits(), &e, nullptr).ok());
-    out.push_back(e);
-  }
-  return out;
+  return {ContractEvent(Stream::kTrade), ContractEvent(Stream::kCloudUsage),
+          ContractEvent(Stream::kModelTransfer)};
 }
 
 std::vector<std::string> BadRecords() {

@@ -10,12 +10,10 @@
 #include "processor/detection_engine.h"
 #include "processor/policy/policy.h"
 #include "processor/rules/alert_builder.h"
-#include "tests/common/test_util.h"
+#include "tests/common/contract_events.h"
 
 namespace exportwatch {
 namespace {
-
-using testing::Fixture;
 
 class Harness {
  public:
@@ -27,14 +25,9 @@ class Harness {
   // Both stages, as replay runs them.
   std::vector<v1::Alert> Run(const v1::Event& e) {
     std::vector<v1::Alert> alerts;
-    std::vector<FactOut> facts;
-    absl::Time now = absl::FromUnixSeconds(1'800'000'000);
-    engine_.Inspect(e, now, &alerts, &facts);
-    for (const auto& f : facts) {
-      auto applied = engine_.Apply(0, f.rule_id, f.key, e, now, state_, &alerts);
-      EXPECT_TRUE(applied.ok()) << applied.status();
-    }
-    EXPECT_TRUE(state_.Commit().ok());
+    absl::Status s =
+        engine_.ProcessInline(e, absl::FromUnixSeconds(1'800'000'000), state_, &alerts);
+    EXPECT_TRUE(s.ok()) << s;
     return alerts;
   }
 
@@ -44,29 +37,9 @@ class Harness {
   TaskState state_;
 };
 
-v1::Event Trade() {
-  v1::Event e;
-  EXPECT_TRUE(DecodeEvent(Stream::kTrade, ContentType::kJson, Fixture("contract_trade.json"),
-                          DecodeLimits(), &e, nullptr)
-                  .ok());
-  return e;
-}
-
-v1::Event Model() {
-  v1::Event e;
-  EXPECT_TRUE(DecodeEvent(Stream::kModelTransfer, ContentType::kJson,
-                          Fixture("contract_model_transfer.json"), DecodeLimits(), &e, nullptr)
-                  .ok());
-  return e;
-}
-
-v1::Event Cloud() {
-  v1::Event e;
-  EXPECT_TRUE(DecodeEvent(Stream::kCloudUsage, ContentType::kJson,
-                          Fixture("contract_cloud_usage.json"), DecodeLimits(), &e, nullptr)
-                  .ok());
-  return e;
-}
+v1::Event Trade() { return testing::ContractEvent(Stream::kTrade); }
+v1::Event Model() { return testing::ContractEvent(Stream::kModelTransfer); }
+v1::Event Cloud() { return testing::ContractEvent(Stream::kCloudUsage); }
 
 std::vector<std::string> Rules(const std::vector<v1::Alert>& alerts) {
   std::vector<std::string> out;
