@@ -1,10 +1,16 @@
 #include "processor/detection_engine.h"
 
+#include <deque>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "connectors/event_codec.h"
+#include "processor/rules/alert_builder.h"
 
 namespace exportwatch {
 namespace {
+
+constexpr absl::string_view kComposite = "COMPOSITE_RISK";
 
 class VectorEmitter final : public Emitter {
  public:
@@ -12,7 +18,12 @@ class VectorEmitter final : public Emitter {
       : alerts_(alerts), facts_(facts) {}
   void Alert(v1::Alert alert) override { alerts_->push_back(std::move(alert)); }
   void Fact(absl::string_view rule_id, std::string key) override {
-    if (facts_ != nullptr) facts_->push_back({std::string(rule_id), std::move(key)});
+    if (facts_ != nullptr) facts_->push_back({std::string(rule_id), std::move(key), "", {}});
+  }
+  void Fact(absl::string_view rule_id, std::string key, v1::Event payload) override {
+    if (facts_ != nullptr) {
+      facts_->push_back({std::string(rule_id), std::move(key), "", std::move(payload)});
+    }
   }
 
  private:
@@ -22,32 +33,75 @@ class VectorEmitter final : public Emitter {
 
 }  // namespace
 
+v1::Fact MakeFact(const FactOut& f, const v1::Event& event) {
+  v1::Fact fact;
+  fact.set_rule_id(f.rule_id);
+  fact.set_key(f.key);
+  *fact.mutable_event() = f.payload.has_value() ? *f.payload : event;
+  if (!f.source_rule_id.empty()) fact.set_source_rule_id(f.source_rule_id);
+  return fact;
+}
+
 DetectionEngine::DetectionEngine(std::shared_ptr<const Policy> policy)
     : policy_(std::move(policy)), rules_(CreateEnabledRules(*policy_)) {
   for (const auto& r : rules_) by_id_[r->id()] = r.get();
+  if (by_id_.contains(kComposite)) {
+    for (const auto& id : policy_->proto().composite_risk().input_rules()) {
+      composite_inputs_.insert(id);
+    }
+  }
 }
 
 void DetectionEngine::Inspect(const v1::Event& event, absl::Time now,
                               std::vector<v1::Alert>* alerts, std::vector<FactOut>* facts) const {
   RuleContext ctx{*policy_, now};
+  const size_t first_alert = alerts->size();
   VectorEmitter out(alerts, facts);
   for (const auto& rule : rules_) rule->Inspect(event, ctx, out);
+  if (facts != nullptr) DeriveFacts(*alerts, first_alert, event, facts);
 }
 
-absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, absl::string_view rule_id,
-                                            absl::string_view key, const v1::Event& event,
-                                            absl::Time now, TaskState& state,
-                                            std::vector<v1::Alert>* alerts) const {
-  auto it = by_id_.find(rule_id);
+void DetectionEngine::DeriveFacts(const std::vector<v1::Alert>& alerts, size_t from,
+                                  const v1::Event& event, std::vector<FactOut>* facts) const {
+  if (composite_inputs_.empty() || !event.has_trade()) return;
+  const auto& t = event.trade();
+  if (!t.has_ultimate_consignee()) return;
+  for (size_t i = from; i < alerts.size(); ++i) {
+    if (!composite_inputs_.contains(alerts[i].rule_id())) continue;
+    // COMPOSITE_RISK needs the time, the id and the consignee, not the items.
+    v1::Event slim;
+    auto* st = slim.mutable_trade();
+    st->set_event_id(t.event_id());
+    *st->mutable_event_time() = t.event_time();
+    st->set_shipment_id(t.shipment_id());
+    *st->mutable_ultimate_consignee() = t.ultimate_consignee();
+    facts->push_back({std::string(kComposite), EntityKey(t.ultimate_consignee()),
+                      alerts[i].rule_id(), std::move(slim)});
+  }
+}
+
+absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, const v1::Fact& fact, absl::Time now,
+                                            TaskState& state, std::vector<v1::Alert>* alerts,
+                                            std::vector<FactOut>* derived) const {
+  auto it = by_id_.find(fact.rule_id());
   if (it == by_id_.end()) return false;
-  auto seen = state.SeenBefore(partition, rule_id, key, EventId(event), absl::ToUnixSeconds(now));
+  const v1::Event& event = fact.event();
+  // A derived fact is one per (event, source rule): two rules alerting on one
+  // event are two facts, each applied once.
+  std::string dedup_id = fact.source_rule_id().empty()
+                             ? std::string(EventId(event))
+                             : absl::StrCat(EventId(event), "/", fact.source_rule_id());
+  auto seen =
+      state.SeenBefore(partition, fact.rule_id(), fact.key(), dedup_id, absl::ToUnixSeconds(now));
   if (!seen.ok()) return seen.status();
   if (*seen) return false;
-  RuleContext ctx{*policy_, now};
+  RuleContext ctx{*policy_, now, fact.source_rule_id()};
+  const size_t first_alert = alerts->size();
   VectorEmitter out(alerts, nullptr);
-  TaskState::Scoped scoped(&state, partition, rule_id, key);
-  absl::Status s = it->second->Apply(event, key, ctx, scoped, out);
+  TaskState::Scoped scoped(&state, partition, fact.rule_id(), fact.key());
+  absl::Status s = it->second->Apply(event, fact.key(), ctx, scoped, out);
   if (!s.ok()) return s;
+  if (derived != nullptr) DeriveFacts(*alerts, first_alert, event, derived);
   return true;
 }
 
@@ -56,9 +110,16 @@ absl::Status DetectionEngine::ProcessInline(const v1::Event& event, absl::Time n
                                             std::vector<v1::Alert>* alerts) const {
   std::vector<FactOut> facts;
   Inspect(event, now, alerts, &facts);
-  for (const auto& f : facts) {
-    auto applied = Apply(0, f.rule_id, f.key, event, now, state, alerts);
+  // Facts derived in stage 2 are applied too, in order, until none is left.
+  std::deque<v1::Fact> queue;
+  for (const auto& f : facts) queue.push_back(MakeFact(f, event));
+  while (!queue.empty()) {
+    v1::Fact fact = std::move(queue.front());
+    queue.pop_front();
+    std::vector<FactOut> derived;
+    auto applied = Apply(0, fact, now, state, alerts, &derived);
     if (!applied.ok()) return applied.status();
+    for (const auto& f : derived) queue.push_back(MakeFact(f, fact.event()));
   }
   return state.Commit();
 }

@@ -7,16 +7,19 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "exportwatch/v1/alert.pb.h"
 #include "exportwatch/v1/events.pb.h"
+#include "exportwatch/v1/internal.pb.h"
 #include "processor/policy/policy.h"
 #include "processor/rules/rule.h"
 #include "processor/task_state.h"
@@ -26,7 +29,15 @@ namespace exportwatch {
 struct FactOut {
   std::string rule_id;
   std::string key;
+  // A fact derived from an alert: the alert's rule (see COMPOSITE_RISK).
+  std::string source_rule_id;
+  // The event the fact carries when not the inspected one (a slimmed copy).
+  std::optional<v1::Event> payload;
 };
+
+// The fact record of `f` for the facts topic (carrying `event` unless `f`
+// has a payload of its own).
+v1::Fact MakeFact(const FactOut& f, const v1::Event& event);
 
 class DetectionEngine {
  public:
@@ -34,17 +45,18 @@ class DetectionEngine {
 
   const Policy& policy() const { return *policy_; }
 
-  // Stage 1 (stateless): appends alerts and the facts to route.
+  // Stage 1 (stateless): appends alerts and the facts to route (including
+  // those derived from the alerts for rules built on alerts).
   void Inspect(const v1::Event& event, absl::Time now, std::vector<v1::Alert>* alerts,
                std::vector<FactOut>* facts) const;
 
   // Stage 2 (stateful): applies one fact unless its event id was applied to
   // (rule, key) before; returns whether it was applied. Facts of rules this
-  // policy does not enable are skipped.
-  [[nodiscard]] absl::StatusOr<bool> Apply(int32_t partition, absl::string_view rule_id,
-                                           absl::string_view key, const v1::Event& event,
-                                           absl::Time now, TaskState& state,
-                                           std::vector<v1::Alert>* alerts) const;
+  // policy does not enable are skipped. Appends the alerts raised and the
+  // facts derived from them (to route like stage 1's).
+  [[nodiscard]] absl::StatusOr<bool> Apply(int32_t partition, const v1::Fact& fact, absl::Time now,
+                                           TaskState& state, std::vector<v1::Alert>* alerts,
+                                           std::vector<FactOut>* derived) const;
 
   // Both stages in-process, in order, as `replay` runs them: Inspect, then
   // Apply every fact on shard 0 of `state`, then Commit. Appends the alerts.
@@ -52,8 +64,14 @@ class DetectionEngine {
                                            std::vector<v1::Alert>* alerts) const;
 
  private:
+  // Appends the facts that alerts[from..] feed to rules built on alerts.
+  void DeriveFacts(const std::vector<v1::Alert>& alerts, size_t from, const v1::Event& event,
+                   std::vector<FactOut>* facts) const;
+
   std::shared_ptr<const Policy> policy_;
   std::vector<std::unique_ptr<Rule>> rules_;
+  // Rule ids whose alerts feed COMPOSITE_RISK (empty when it is off).
+  absl::flat_hash_set<std::string> composite_inputs_;
   absl::flat_hash_map<std::string, const Rule*> by_id_;
 };
 

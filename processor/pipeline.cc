@@ -142,10 +142,7 @@ class IngestStage {
       n_alerts += alerts_.size();
       n_facts += facts_.size();
       for (auto& f : facts_) {
-        v1::Fact fact;
-        fact.set_rule_id(f.rule_id);
-        fact.set_key(f.key);
-        *fact.mutable_event() = event_;
+        v1::Fact fact = MakeFact(f, event_);
         fact.set_source_topic(std::string(r.topic));
         fact.set_source_partition(r.partition);
         fact.set_source_offset(r.offset);
@@ -266,6 +263,8 @@ class StatefulStage final : public RebalanceListener {
  private:
   absl::Status HandleBatch(const std::vector<Record>& records, const std::atomic<bool>& stop) {
     alerts_.clear();
+    derived_.clear();
+    derived_records_.clear();
     absl::Time now = absl::Now();
     for (const Record& r : records) {
       state_.SetOffset(r.partition, r.topic, r.offset + 1);
@@ -276,23 +275,38 @@ class StatefulStage final : public RebalanceListener {
                                                               r.partition, "@", r.offset)));
         continue;
       }
-      ASSIGN_OR_RETURN(bool applied, engine_->Apply(r.partition, fact.rule_id(), fact.key(),
-                                                    fact.event(), now, state_, &alerts_));
+      const size_t first_derived = derived_.size();
+      ASSIGN_OR_RETURN(bool applied,
+                       engine_->Apply(r.partition, fact, now, state_, &alerts_, &derived_));
+      for (size_t i = first_derived; i < derived_.size(); ++i) {
+        v1::Fact out = MakeFact(derived_[i], fact.event());
+        out.set_source_topic(fact.source_topic());
+        out.set_source_partition(fact.source_partition());
+        out.set_source_offset(fact.source_offset());
+        derived_records_.push_back({derived_[i].key, out.SerializeAsString()});
+      }
       if (applied) {
         ++m_.facts_applied;
       } else {
         ++m_.facts_duplicate;
       }
     }
-    if (!alerts_.empty()) {
+    // Alerts and derived facts are durable before the state that made them
+    // commits: a crash in between re-applies the batch, which re-produces the
+    // same alert ids and facts (dropped downstream as duplicates).
+    if (!alerts_.empty() || !derived_records_.empty()) {
       RETURN_IF_ERROR(ProduceDurably(*sink_, stop, m_, "stateful", [&]() -> absl::Status {
         for (const auto& a : alerts_) {
           RETURN_IF_ERROR(sink_->Produce(o_.topics.alerts, a.alert_id(), ToJson(a),
                                          {{"content-type", "application/json"}}));
         }
+        for (const auto& [key, value] : derived_records_) {
+          RETURN_IF_ERROR(sink_->Produce(o_.topics.facts, key, value, {}));
+        }
         return absl::OkStatus();
       }));
       m_.alerts_out += alerts_.size();
+      m_.facts_out += derived_records_.size();
     }
     RETURN_IF_ERROR(state_.Commit());
     ++m_.batches_committed;
@@ -305,6 +319,8 @@ class StatefulStage final : public RebalanceListener {
   TaskState state_;
   ProcessorMetrics& m_;
   std::vector<v1::Alert> alerts_;
+  std::vector<FactOut> derived_;
+  std::vector<std::pair<std::string, std::string>> derived_records_;
 };
 
 class KafkaProcessor final : public Processor {

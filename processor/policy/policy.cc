@@ -49,6 +49,31 @@ const absl::flat_hash_set<absl::string_view>& KnownRules() {
   return *rules;
 }
 
+// Rules of RULES.md that are quotas: they run as declared in `quotas`.
+bool IsQuotaKindRule(absl::string_view id) {
+  return id == "COUNTRY_QUOTA" || id == "CONSIGNEE_LPP_QUOTA";
+}
+
+absl::Status ValidateLevels(const std::string& field, const v1::QuotaDefinition& q) {
+  auto invalid = [](auto... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
+  if (q.levels_size() == 0) return invalid(field, ".levels: at least one level");
+  if (q.levels_size() != q.level_severities_size()) {
+    return invalid(field, ".level_severities: one per level (", q.levels_size(), " levels, ",
+                   q.level_severities_size(), " severities)");
+  }
+  for (int i = 0; i < q.levels_size(); ++i) {
+    if (q.levels(i) <= 0 || (i > 0 && q.levels(i) <= q.levels(i - 1))) {
+      return invalid(field, ".levels[", i, "]: levels must be > 0 and increasing");
+    }
+    v1::Severity sev;
+    if (!v1::Severity_Parse(q.level_severities(i), &sev) || sev == v1::SEVERITY_UNSPECIFIED) {
+      return invalid(field, ".level_severities[", i, "]: unknown severity '", q.level_severities(i),
+                     "'");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<const Policy>> FromJson(absl::string_view json,
                                                        absl::string_view origin) {
   v1::Policy proto;
@@ -98,7 +123,12 @@ absl::Status Policy::Index() {
   ref_.set_version(proto_.version());
   for (int i = 0; i < proto_.enabled_rules_size(); ++i) {
     const std::string& r = proto_.enabled_rules(i);
-    if (!KnownRules().contains(r)) return invalid("enabled_rules[", i, "]: unknown rule '", r, "'");
+    bool declared_quota = false;
+    for (const auto& q : proto_.quotas()) declared_quota = declared_quota || q.rule_id() == r;
+    if (!KnownRules().contains(r) && !declared_quota) {
+      return invalid("enabled_rules[", i, "]: unknown rule '", r,
+                     "' (neither a rule of RULES.md nor the rule_id of an entry of quotas)");
+    }
     enabled_.insert(r);
   }
   for (int g = 0; g < proto_.country_groups_size(); ++g) {
@@ -141,23 +171,77 @@ absl::Status Policy::Index() {
     }
     hubs_.insert(proto_.transshipment_hubs(h));
   }
-  const auto& q = proto_.consignee_lpp_quota();
-  if (RuleEnabled("CONSIGNEE_LPP_QUOTA")) {
-    if (q.limit() <= 0) return invalid("consignee_lpp_quota.limit: must be > 0");
-    if (q.levels_size() == 0) return invalid("consignee_lpp_quota.levels: at least one level");
+  absl::flat_hash_set<std::string> quota_ids;
+  for (int i = 0; i < proto_.quotas_size(); ++i) {
+    const auto& q = proto_.quotas(i);
+    std::string field = absl::StrCat("quotas[", i, "]");
+    RETURN_IF_ERROR(ValidateQuota(field, q));
+    if (!quota_ids.insert(q.id()).second) return invalid(field, ".id: duplicate '", q.id(), "'");
+    quota_rule_ids_.insert(q.rule_id());
   }
-  if (q.levels_size() != q.level_severities_size()) {
-    return invalid("consignee_lpp_quota.level_severities: one per level");
+  for (int i = 0; i < proto_.enabled_rules_size(); ++i) {
+    const std::string& r = proto_.enabled_rules(i);
+    if (IsQuotaKindRule(r) && !quota_rule_ids_.contains(r)) {
+      return invalid("enabled_rules[", i, "]: ", r,
+                     " is enabled but no entry of quotas declares it");
+    }
   }
-  for (int i = 0; i < q.levels_size(); ++i) {
-    if (q.levels(i) <= 0 || (i > 0 && q.levels(i) <= q.levels(i - 1))) {
-      return invalid("consignee_lpp_quota.levels[", i, "]: levels must be > 0 and increasing");
+  auto positive = [&](absl::string_view field, double v) -> absl::Status {
+    if (v > 0) return absl::OkStatus();
+    return invalid(field, ": must be > 0");
+  };
+  if (RuleEnabled("SHIPMENT_STRUCTURING")) {
+    const auto& s = proto_.shipment_structuring();
+    RETURN_IF_ERROR(positive("shipment_structuring.window_days", s.window_days()));
+    RETURN_IF_ERROR(positive("shipment_structuring.min_shipments", s.min_shipments()));
+    RETURN_IF_ERROR(positive("shipment_structuring.max_shipment_tpp", s.max_shipment_tpp()));
+    RETURN_IF_ERROR(positive("shipment_structuring.min_total_tpp", s.min_total_tpp()));
+  }
+  if (RuleEnabled("NEW_ENTITY_VELOCITY")) {
+    const auto& v = proto_.new_entity_velocity();
+    RETURN_IF_ERROR(positive("new_entity_velocity.max_age_months", v.max_age_months()));
+    RETURN_IF_ERROR(positive("new_entity_velocity.window_days", v.window_days()));
+    RETURN_IF_ERROR(positive("new_entity_velocity.min_total_tpp", v.min_total_tpp()));
+  }
+  if (RuleEnabled("SITE_POWER_IMPLAUSIBLE")) {
+    RETURN_IF_ERROR(positive("site_power.server_overhead", proto_.site_power().server_overhead()));
+    RETURN_IF_ERROR(positive("site_power.pue", proto_.site_power().pue()));
+  }
+  if (RuleEnabled("SERIAL_LOCATION_MISMATCH")) {
+    RETURN_IF_ERROR(
+        positive("serial_location.two_sites_hours", proto_.serial_location().two_sites_hours()));
+  }
+  if (RuleEnabled("RESTRICTED_TRAINING_COMPUTE")) {
+    const auto& t = proto_.training_compute();
+    RETURN_IF_ERROR(
+        positive("training_compute.restricted_ops_threshold", t.restricted_ops_threshold()));
+    if (t.non_tier1_ops_threshold() < 0) {
+      return invalid("training_compute.non_tier1_ops_threshold: must be >= 0 (0 = off)");
     }
-    v1::Severity sev;
-    if (!v1::Severity_Parse(q.level_severities(i), &sev) || sev == v1::SEVERITY_UNSPECIFIED) {
-      return invalid("consignee_lpp_quota.level_severities[", i, "]: unknown severity '",
-                     q.level_severities(i), "'");
+  }
+  if (RuleEnabled("COMPOSITE_RISK")) {
+    const auto& c = proto_.composite_risk();
+    RETURN_IF_ERROR(positive("composite_risk.window_days", c.window_days()));
+    RETURN_IF_ERROR(positive("composite_risk.min_distinct_rules", c.min_distinct_rules()));
+    for (int i = 0; i < c.input_rules_size(); ++i) {
+      if (!KnownRules().contains(c.input_rules(i)) && !quota_rule_ids_.contains(c.input_rules(i))) {
+        return invalid("composite_risk.input_rules[", i, "]: unknown rule '", c.input_rules(i),
+                       "'");
+      }
+      if (c.input_rules(i) == "COMPOSITE_RISK") {
+        return invalid("composite_risk.input_rules[", i, "]: cannot be built on itself");
+      }
     }
+    if (c.min_distinct_rules() > c.input_rules_size()) {
+      return invalid("composite_risk.min_distinct_rules: more than there are input_rules");
+    }
+  }
+  if (RuleEnabled("SCREENING_MATCH")) {
+    double m = proto_.screening().min_score();
+    if (m <= 0 || m > 1) return invalid("screening.min_score: must be in (0, 1]");
+  }
+  if (proto_.utilization() < 0 || proto_.utilization() > 1) {
+    return invalid("utilization: must be in [0, 1]");
   }
   if (proto_.model_weights().training_ops_threshold() < 0) {
     return invalid("model_weights.training_ops_threshold: must be >= 0");
@@ -166,6 +250,92 @@ absl::Status Policy::Index() {
     return invalid("allowed_lateness_seconds: must be >= 0");
   if (proto_.dedup_retention_seconds() < 0) return invalid("dedup_retention_seconds: must be >= 0");
   return absl::OkStatus();
+}
+
+absl::Status Policy::ValidateQuota(const std::string& field, const v1::QuotaDefinition& q) const {
+  auto invalid = [](auto... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
+  if (q.id().empty()) return invalid(field, ".id: required");
+  if (KnownRules().contains(q.id()) && !IsQuotaKindRule(q.id())) {
+    return invalid(field, ".id: '", q.id(), "' is the id of a rule that is not a quota");
+  }
+  if (q.rule_id().empty()) return invalid(field, ".rule_id: required");
+  if (KnownRules().contains(q.rule_id()) && !IsQuotaKindRule(q.rule_id())) {
+    return invalid(field, ".rule_id: '", q.rule_id(), "' is a rule that is not a quota");
+  }
+  if (q.scope() == v1::QuotaScope::SCOPE_UNSPECIFIED) return invalid(field, ".scope: required");
+  if (q.measure() == v1::QuotaMeasure::MEASURE_UNSPECIFIED) {
+    return invalid(field, ".measure: required (TPP or UNITS)");
+  }
+  switch (q.window().kind()) {
+    case v1::QuotaWindow::KIND_UNSPECIFIED:
+      return invalid(field, ".window.kind: required (CALENDAR_YEAR, FIXED or LIFETIME)");
+    case v1::QuotaWindow::FIXED: {
+      ASSIGN_OR_RETURN(int64_t from,
+                       ParseDay(absl::StrCat(field, ".window.from"), q.window().from(), -1));
+      ASSIGN_OR_RETURN(int64_t until,
+                       ParseDay(absl::StrCat(field, ".window.until"), q.window().until(), -1));
+      if (from < 0 || until < 0) return invalid(field, ".window: FIXED needs from and until");
+      if (until <= from) return invalid(field, ".window.until: not after from");
+      break;
+    }
+    default:
+      if (!q.window().from().empty() || !q.window().until().empty()) {
+        return invalid(field, ".window: from/until are for FIXED windows only");
+      }
+  }
+  if (q.keys_size() == 0 && q.limit() <= 0) return invalid(field, ".limit: must be > 0");
+  absl::flat_hash_set<std::string> keys;
+  for (int k = 0; k < q.keys_size(); ++k) {
+    if (q.keys(k).key().empty()) return invalid(field, ".keys[", k, "].key: required");
+    if (q.keys(k).limit() <= 0) return invalid(field, ".keys[", k, "].limit: must be > 0");
+    if (!keys.insert(q.keys(k).key()).second) {
+      return invalid(field, ".keys[", k, "].key: duplicate '", q.keys(k).key(), "'");
+    }
+  }
+  RETURN_IF_ERROR(ValidateLevels(field, q));
+  for (int g = 0; g < q.destination_groups_size(); ++g) {
+    const std::string& name = q.destination_groups(g);
+    bool known = name == "TIER2";
+    for (const auto& group : proto_.country_groups()) known = known || group.name() == name;
+    if (!known) {
+      return invalid(field, ".destination_groups[", g, "]: no country group '", name,
+                     "' (TIER2 or a name of country_groups)");
+    }
+  }
+  for (int c = 0; c < q.chip_models_size(); ++c) {
+    if (q.chip_models(c).empty()) return invalid(field, ".chip_models[", c, "]: empty");
+  }
+  return absl::OkStatus();
+}
+
+bool Policy::IsTier2(absl::string_view country, int64_t unix_seconds) const {
+  return IsIsoCountry(country) && !IsTier1(country, unix_seconds) &&
+         !IsRestricted(country, unix_seconds);
+}
+
+bool Policy::InDestinationGroup(absl::string_view group, absl::string_view country,
+                                int64_t unix_seconds) const {
+  return group == "TIER2" ? IsTier2(country, unix_seconds) : InGroup(group, country, unix_seconds);
+}
+
+double Policy::ChipTdpWatts(absl::string_view model) const {
+  const v1::ChipSpec* chip = Chip(model);
+  return chip ? chip->tdp_watts() : 0;
+}
+
+double Policy::ControlledTpp(const v1::TradeEvent& t) const {
+  double tpp = 0;
+  for (const auto& item : t.items()) {
+    if (IsControlled(item)) tpp += UnitTpp(item) * static_cast<double>(item.quantity());
+  }
+  return tpp;
+}
+
+bool Policy::IsControlledShipment(const v1::TradeEvent& t) const {
+  for (const auto& item : t.items()) {
+    if (IsControlled(item)) return true;
+  }
+  return false;
 }
 
 bool Policy::InGroup(absl::string_view group, absl::string_view country,

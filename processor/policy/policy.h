@@ -54,6 +54,12 @@ class Policy {
   bool IsTier1(absl::string_view country, int64_t unix_seconds) const {
     return InGroup("TIER1", country, unix_seconds);
   }
+  // TIER2: every other country (ISO code) that is neither TIER1 nor
+  // restricted at that time.
+  bool IsTier2(absl::string_view country, int64_t unix_seconds) const;
+  // InGroup, with TIER2 computed as above.
+  bool InDestinationGroup(absl::string_view group, absl::string_view country,
+                          int64_t unix_seconds) const;
   bool IsHub(absl::string_view country) const { return hubs_.contains(country); }
 
   // Catalog entry, or null.
@@ -64,6 +70,12 @@ class Policy {
   bool IsControlled(const v1::Item& item) const;
   bool IsControlledChip(absl::string_view model) const;
   bool IsPrcAdvancedIc(absl::string_view model) const;
+  // Catalog TDP in watts, 0 when unknown.
+  double ChipTdpWatts(absl::string_view model) const;
+  // Sum of TPP x quantity over the controlled items of a shipment.
+  double ControlledTpp(const v1::TradeEvent& t) const;
+  // At least one controlled item.
+  bool IsControlledShipment(const v1::TradeEvent& t) const;
 
  private:
   struct Interval {
@@ -72,6 +84,7 @@ class Policy {
   };
   explicit Policy(v1::Policy proto) : proto_(std::move(proto)) {}
   absl::Status Index();
+  absl::Status ValidateQuota(const std::string& field, const v1::QuotaDefinition& q) const;
 
   v1::Policy proto_;
   v1::PolicyRef ref_;
@@ -80,6 +93,7 @@ class Policy {
   absl::flat_hash_map<std::string, std::vector<Interval>> membership_;
   absl::flat_hash_map<std::string, const v1::ChipSpec*> chips_;
   absl::flat_hash_set<std::string> hubs_;
+  absl::flat_hash_set<std::string> quota_rule_ids_;
 };
 
 }  // namespace exportwatch

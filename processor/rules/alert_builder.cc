@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
 #include "connectors/event_codec.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -57,7 +58,7 @@ v1::Alert BuildAlert(const AlertSpec& spec, const v1::Event& event, const RuleCo
   v1::Alert a;
   absl::string_view event_id = EventId(event);
   a.set_alert_id(MakeAlertId(spec.rule_id, spec.subject_kind, spec.subject_id, spec.window,
-                             spec.level, event_id));
+                             spec.level, spec.once_per_window ? "" : event_id));
   a.set_rule_id(std::string(spec.rule_id));
   a.set_severity(spec.severity);
   a.mutable_subject()->set_kind(spec.subject_kind);
@@ -101,6 +102,21 @@ std::string EntityKey(const v1::Party& party) {
   std::string normalized = NormalizeName(party.name());
   // A name of punctuation only still needs a key of its own.
   return normalized.empty() ? party.name() : normalized;
+}
+
+std::string ShipmentSubject(const v1::TradeEvent& t) {
+  return t.shipment_id().empty() ? t.event_id() : t.shipment_id();
+}
+
+std::string FormatDay(int64_t unix_seconds) {
+  return absl::FormatCivilTime(
+      absl::ToCivilDay(absl::FromUnixSeconds(unix_seconds), absl::UTCTimeZone()));
+}
+
+void AppendBounded(google::protobuf::RepeatedPtrField<std::string>* ids, absl::string_view id,
+                   int max) {
+  ids->Add(std::string(id));
+  if (ids->size() > max) ids->DeleteSubrange(0, ids->size() - max);
 }
 
 absl::string_view SeverityName(v1::Severity s) {

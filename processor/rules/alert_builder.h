@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "exportwatch/v1/alert.pb.h"
 #include "exportwatch/v1/events.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
 #include "processor/rules/rule.h"
 
 namespace exportwatch {
@@ -27,6 +28,11 @@ struct AlertSpec {
   // a threshold level. Empty when the rule has neither.
   std::string window;
   std::string level;
+  // Stateful rules fire once per (subject, window, level): the id is made of
+  // those alone, so whichever event happens to cross the line (arrival order
+  // differs between partitions) the detection keeps one id. The triggering
+  // event is still in the evidence.
+  bool once_per_window = false;
 };
 
 // Fills id, rule, severity, subject, title, times, policy and the event id.
@@ -41,5 +47,14 @@ std::string EntityKey(const v1::Party& party);
 std::string NormalizeName(absl::string_view name);
 
 absl::string_view SeverityName(v1::Severity s);
+
+// The shipment's subject id: shipment_id, else the event id.
+std::string ShipmentSubject(const v1::TradeEvent& t);
+// YYYY-MM-DD (UTC) of a Unix time.
+std::string FormatDay(int64_t unix_seconds);
+
+// Appends `id` to a bounded list of evidence ids (keeps the newest `max`).
+void AppendBounded(google::protobuf::RepeatedPtrField<std::string>* ids, absl::string_view id,
+                   int max);
 
 }  // namespace exportwatch

@@ -61,7 +61,7 @@ class EmbargoedDestination final : public Rule {
     spec.rule_id = kId;
     spec.severity = v1::CRITICAL;
     spec.subject_kind = v1::SHIPMENT;
-    spec.subject_id = t.shipment_id().empty() ? t.event_id() : t.shipment_id();
+    spec.subject_id = ShipmentSubject(t);
     spec.title = absl::StrCat("Controlled shipment to restricted country ", country, " (", where,
                               ") without a licence");
     v1::Alert a = BuildAlert(spec, event, ctx);

@@ -48,7 +48,7 @@ class PrcAdvancedIc final : public Rule {
     spec.rule_id = kId;
     spec.severity = v1::HIGH;
     spec.subject_kind = v1::SHIPMENT;
-    spec.subject_id = t.shipment_id().empty() ? t.event_id() : t.shipment_id();
+    spec.subject_id = ShipmentSubject(t);
     spec.title = absl::StrCat("Shipment of PRC advanced ICs (", absl::StrJoin(chips, ", "), ") to ",
                               t.destination_country());
     v1::Alert a = BuildAlert(spec, event, ctx);
@@ -74,6 +74,7 @@ class PrcAdvancedIc final : public Rule {
     spec.subject_kind = v1::ENTITY;
     spec.subject_id = std::string(key);
     spec.window = c.accelerator_model();
+    spec.once_per_window = true;
     spec.title = absl::StrCat("Tenant ", c.tenant().name().empty() ? key : c.tenant().name(),
                               " uses PRC advanced IC ", c.accelerator_model(), " at ",
                               c.provider_id(), " (", c.datacenter_country(), ")");

@@ -32,6 +32,9 @@ struct RuleContext {
   const Policy& policy;
   // Wall-clock time of detection, written as the alert's detected_at.
   absl::Time now;
+  // Apply of a fact derived from an alert (COMPOSITE_RISK): the rule that
+  // raised the alert. Empty otherwise.
+  absl::string_view source_rule_id = {};
 };
 
 class Emitter {
@@ -40,6 +43,10 @@ class Emitter {
   virtual void Alert(v1::Alert alert) = 0;
   // Routes the current event to the stateful stage under `key`.
   virtual void Fact(absl::string_view rule_id, std::string key) = 0;
+  // Routes `payload` (a slimmed copy of the current event, with its event_id
+  // and event_time) instead: for rules that fan one event out to many keys
+  // (one fact per serial number) and need only a few of its fields.
+  virtual void Fact(absl::string_view rule_id, std::string key, v1::Event payload) = 0;
 };
 
 // The state of one (rule, key): small named values.
@@ -68,7 +75,11 @@ using RuleFactory = std::function<std::unique_ptr<Rule>()>;
 bool RegisterRule(absl::string_view id, RuleFactory factory);
 // Every registered rule id, sorted.
 std::vector<std::string> RegisteredRuleIds();
-// Instances of the rules `policy` enables that are implemented.
+// The rule of one quota the policy declares (processor/rules/quota_rule.cc).
+// It keeps a reference to `def`, which must outlive it (the Policy does).
+std::unique_ptr<Rule> MakeQuotaRule(const v1::QuotaDefinition& def);
+// Instances of the rules `policy` enables that are implemented, and one per
+// enabled quota.
 std::vector<std::unique_ptr<Rule>> CreateEnabledRules(const Policy& policy);
 
 #define EW_REGISTER_RULE(id, Class)                          \

@@ -42,6 +42,9 @@ std::vector<std::unique_ptr<Rule>> CreateEnabledRules(const Policy& policy) {
   for (const auto& [id, factory] : r.factories) {
     if (policy.RuleEnabled(id)) rules.push_back(factory());
   }
+  for (const auto& quota : policy.proto().quotas()) {
+    if (policy.RuleEnabled(quota.rule_id())) rules.push_back(MakeQuotaRule(quota));
+  }
   return rules;
 }
 

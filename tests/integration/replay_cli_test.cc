@@ -21,18 +21,27 @@ int Replay(const std::string& args) {
   return std::system((std::string(EW_BINARY) + " replay " + args + " 2>/dev/null").c_str());
 }
 
-TEST(ReplayCliTest, ContractExamplesUnderCurrentRaiseNothing) {
+TEST(ReplayCliTest, ContractExamplesUnderCurrentRaiseTheThirdCountryPayment) {
   TempDir dir;
   std::string in = std::string(EW_SOURCE_DIR) + "/tests/fixtures/contract_examples.jsonl";
   ASSERT_EQ(Replay("--input " + in + " --output " + dir.File("a.jsonl")), 0);
-  EXPECT_TRUE(Lines(dir.File("a.jsonl")).empty());
+  // The example shipment to Malaysia is paid from Hong Kong (restricted).
+  auto lines = Lines(dir.File("a.jsonl"));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"rule_id\":\"THIRD_COUNTRY_PAYMENT\""), std::string::npos);
+  EXPECT_NE(lines[0].find("\"severity\":\"HIGH\""), std::string::npos);
 }
 
 TEST(ReplayCliTest, ContractModelTransferToAeFiresUnderAidr) {
   TempDir dir;
   std::string in = std::string(EW_SOURCE_DIR) + "/tests/fixtures/contract_examples.jsonl";
   ASSERT_EQ(Replay("--profile aidr-2025 --input " + in + " --output " + dir.File("a.jsonl")), 0);
-  auto lines = Lines(dir.File("a.jsonl"));
+  auto all = Lines(dir.File("a.jsonl"));
+  std::vector<std::string> lines;
+  for (const auto& l : all) {
+    if (l.find("THIRD_COUNTRY_PAYMENT") == std::string::npos) lines.push_back(l);
+  }
+  ASSERT_EQ(all.size(), 2u);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("\"rule_id\":\"MODEL_WEIGHT_TRANSFER\""), std::string::npos);
   EXPECT_NE(lines[0].find("\"severity\":\"HIGH\""), std::string::npos);
@@ -44,6 +53,9 @@ TEST(ReplayCliTest, VariantsRaiseEachFoundationRuleAndBadLinesAreDeadLettered) {
   TempDir dir;
   std::string trade = Fixture("contract_trade.json");
   trade.erase(std::remove(trade.begin(), trade.end(), '\n'), trade.end());
+  // Paid in the purchaser's country, so that only the rule under test fires.
+  const std::string hk_payer = "\"payer_country\": \"HK\"";
+  trade.replace(trade.find(hk_payer), hk_payer.size(), "\"payer_country\": \"MY\"");
   auto with = [&](const std::string& from, const std::string& to, const std::string& id) {
     std::string t = trade;
     t.replace(t.find(from), from.size(), to);
@@ -65,8 +77,10 @@ TEST(ReplayCliTest, VariantsRaiseEachFoundationRuleAndBadLinesAreDeadLettered) {
   auto out = Lines(dir.File("out.jsonl"));
   std::string all;
   for (const auto& l : out) all += l + "\n";
-  EXPECT_EQ(out.size(), 4u) << all;
+  // e1 (to CN, end user in MY, via SG) is also a transshipment red flag.
+  EXPECT_EQ(out.size(), 5u) << all;
   EXPECT_NE(all.find("EMBARGOED_DESTINATION"), std::string::npos);
+  EXPECT_NE(all.find("TRANSSHIPMENT_ROUTE"), std::string::npos);
   EXPECT_NE(all.find("PRC_ADVANCED_IC"), std::string::npos);
   EXPECT_NE(all.find("\"level\":0.8"), std::string::npos);
   EXPECT_NE(all.find("\"level\":1"), std::string::npos);

@@ -1,4 +1,4 @@
-// The four foundation rules, through the DetectionEngine (both stages) under
+// The foundation rules, through the DetectionEngine (both stages) under
 // both shipped profiles.
 #include <string>
 #include <vector>
@@ -11,48 +11,46 @@
 #include "processor/policy/policy.h"
 #include "processor/rules/alert_builder.h"
 #include "tests/common/contract_events.h"
+#include "tests/processor/rule_harness.h"
 
 namespace exportwatch {
 namespace {
 
-class Harness {
- public:
-  explicit Harness(const std::string& profile)
-      : engine_(*Policy::FromProfile(profile)),
-        store_(NewMemoryStateStore()),
-        state_(store_.get(), 86400) {}
+using Harness = testing::RuleHarness;
 
-  // Both stages, as replay runs them.
-  std::vector<v1::Alert> Run(const v1::Event& e) {
-    std::vector<v1::Alert> alerts;
-    absl::Status s =
-        engine_.ProcessInline(e, absl::FromUnixSeconds(1'800'000'000), state_, &alerts);
-    EXPECT_TRUE(s.ok()) << s;
-    return alerts;
-  }
-
- private:
-  DetectionEngine engine_;
-  std::unique_ptr<StateStore> store_;
-  TaskState state_;
-};
-
-v1::Event Trade() { return testing::ContractEvent(Stream::kTrade); }
+// The contract's trade example is paid from HK (a third country, restricted):
+// the foundation rules' tests use it with the payer in the purchaser's
+// country, so that only the rule under test fires.
+v1::Event ContractTrade() { return testing::ContractEvent(Stream::kTrade); }
+v1::Event Trade() {
+  v1::Event e = ContractTrade();
+  e.mutable_trade()->mutable_payment()->set_payer_country("MY");
+  return e;
+}
 v1::Event Model() { return testing::ContractEvent(Stream::kModelTransfer); }
 v1::Event Cloud() { return testing::ContractEvent(Stream::kCloudUsage); }
 
+// A harness running one rule alone (other rules also fire on the variants
+// these tests build: a shipment to CN whose end user is in MY is also a
+// transshipment red flag).
+std::shared_ptr<const Policy> OnlyRule(const std::string& rule) {
+  v1::Policy p = (*Policy::FromProfile("current"))->proto();
+  p.clear_enabled_rules();
+  p.add_enabled_rules(rule);
+  return *Policy::Create(p);
+}
+
 std::vector<std::string> Rules(const std::vector<v1::Alert>& alerts) {
-  std::vector<std::string> out;
-  for (const auto& a : alerts) out.push_back(a.rule_id() + ":" + v1::Severity_Name(a.severity()));
-  return out;
+  return testing::RulesOf(alerts);
 }
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-TEST(RulesTest, ContractExamplesUnderCurrentRaiseNothing) {
+TEST(RulesTest, ContractExamplesUnderCurrent) {
   Harness h("current");
-  EXPECT_THAT(h.Run(Trade()), IsEmpty());
+  // Paid from Hong Kong for a Malaysian purchaser and consignee.
+  EXPECT_THAT(Rules(h.Run(ContractTrade())), ElementsAre("THIRD_COUNTRY_PAYMENT:HIGH"));
   EXPECT_THAT(h.Run(Cloud()), IsEmpty());
   EXPECT_THAT(h.Run(Model()), IsEmpty());
 }
@@ -68,7 +66,7 @@ TEST(RulesTest, ModelWeightsToNonTier1FireOnlyUnderAidr) {
 }
 
 TEST(RulesTest, EmbargoedDestination) {
-  Harness h("current");
+  Harness h(OnlyRule("EMBARGOED_DESTINATION"));
   v1::Event e = Trade();
   e.mutable_trade()->set_destination_country("CN");
   auto alerts = h.Run(e);
@@ -83,7 +81,7 @@ TEST(RulesTest, EmbargoedDestination) {
 }
 
 TEST(RulesTest, EmbargoedViaEndUserOrRouteButNotOrigin) {
-  Harness h("current");
+  Harness h(OnlyRule("EMBARGOED_DESTINATION"));
   v1::Event e = Trade();
   e.mutable_trade()->mutable_end_user()->set_country("RU");
   EXPECT_THAT(Rules(h.Run(e)), ElementsAre("EMBARGOED_DESTINATION:CRITICAL"));
@@ -98,7 +96,7 @@ TEST(RulesTest, EmbargoedViaEndUserOrRouteButNotOrigin) {
 }
 
 TEST(RulesTest, UncontrolledChipsAreNotEmbargoAlerts) {
-  Harness h("current");
+  Harness h(OnlyRule("EMBARGOED_DESTINATION"));
   v1::Event e = Trade();
   e.mutable_trade()->set_destination_country("CN");
   e.mutable_trade()->mutable_items(0)->set_chip_model("T4");
@@ -110,7 +108,7 @@ TEST(RulesTest, UncontrolledChipsAreNotEmbargoAlerts) {
 }
 
 TEST(RulesTest, CountryGroupsAreEvaluatedAsOfEventTime) {
-  Harness h("current");
+  Harness h(OnlyRule("EMBARGOED_DESTINATION"));
   v1::Event e = Trade();
   e.mutable_trade()->set_destination_country("KH");
   e.mutable_trade()->mutable_event_time()->set_seconds(1767225600);  // 2026-01-01

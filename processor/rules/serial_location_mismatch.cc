@@ -1,0 +1,203 @@
+// SERIAL_LOCATION_MISMATCH (RULES.md): joins trade and cloud streams by
+// accelerator serial. HIGH when a serial shipped to country A is used in a
+// cloud whose datacenter_country is B != A, or is seen at two sites within
+// two_sites_hours (24). Once per serial and (country | pair of sites).
+//
+// Facts are one per serial and carry a slimmed event (the few fields the
+// join needs), so a shipment of many GPUs does not copy itself per GPU.
+// Arrival order does not matter: a shipment that arrives after the cloud
+// sightings is checked against them.
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "exportwatch/v1/internal.pb.h"
+#include "processor/rules/alert_builder.h"
+#include "processor/rules/rule.h"
+
+namespace exportwatch {
+namespace {
+
+constexpr absl::string_view kId = "SERIAL_LOCATION_MISMATCH";
+constexpr absl::string_view kState = "serial";
+// Sightings kept per serial (the newest by event time).
+constexpr int kMaxSightings = 64;
+// A sighting at a site already seen this close is not stored again.
+constexpr int64_t kSameSiteMergeSeconds = 3600;
+constexpr int kMaxAlerted = 64;
+
+std::string Location(const v1::CloudUsageEvent& c) {
+  if (!c.site_id().empty()) return c.site_id();
+  if (c.provider_id().empty() && c.region().empty()) return "";
+  return absl::StrCat(c.provider_id(), "/", c.region());
+}
+
+class SerialLocationMismatch final : public Rule {
+ public:
+  absl::string_view id() const override { return kId; }
+
+  void Inspect(const v1::Event& event, const RuleContext&, Emitter& out) const override {
+    if (event.has_trade()) {
+      const auto& t = event.trade();
+      if (t.destination_country().empty()) return;
+      for (const auto& item : t.items()) {
+        for (const auto& serial : item.serials()) {
+          if (serial.empty()) continue;
+          v1::Event slim;
+          auto* st = slim.mutable_trade();
+          st->set_event_id(t.event_id());
+          *st->mutable_event_time() = t.event_time();
+          st->set_shipment_id(t.shipment_id());
+          st->set_destination_country(t.destination_country());
+          auto* it = st->add_items();
+          it->set_chip_model(item.chip_model());
+          it->add_serials(serial);
+          out.Fact(kId, serial, std::move(slim));
+        }
+      }
+    } else if (event.has_cloud_usage()) {
+      const auto& c = event.cloud_usage();
+      for (const auto& serial : c.accelerator_serials()) {
+        if (serial.empty()) continue;
+        v1::Event slim;
+        auto* sc = slim.mutable_cloud_usage();
+        sc->set_event_id(c.event_id());
+        *sc->mutable_event_time() = c.event_time();
+        sc->set_provider_id(c.provider_id());
+        sc->set_region(c.region());
+        sc->set_site_id(c.site_id());
+        sc->set_datacenter_country(c.datacenter_country());
+        sc->set_accelerator_model(c.accelerator_model());
+        *sc->mutable_tenant() = c.tenant();
+        sc->add_accelerator_serials(serial);
+        out.Fact(kId, serial, std::move(slim));
+      }
+    }
+  }
+
+  absl::Status Apply(const v1::Event& event, absl::string_view key, const RuleContext& ctx,
+                     KeyState& state, Emitter& out) const override {
+    v1::SerialState s;
+    auto stored = state.Get(kState);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) s.ParseFromString(**stored);
+
+    if (event.has_trade()) {
+      const auto& t = event.trade();
+      const int64_t at = t.event_time().seconds();
+      if (s.shipped_country().empty() || at >= s.shipped_at_unix()) {
+        s.set_shipped_country(t.destination_country());
+        s.set_shipment_event_id(t.event_id());
+        s.set_shipped_at_unix(at);
+      }
+      // Sightings that arrived before the shipment.
+      for (const auto& seen : s.sightings()) {
+        if (!seen.country().empty() && seen.country() != s.shipped_country()) {
+          RaiseCountry(event, key, ctx, s, seen, out);
+        }
+      }
+    } else if (event.has_cloud_usage()) {
+      const auto& c = event.cloud_usage();
+      v1::SerialSighting now;
+      now.set_time_unix(c.event_time().seconds());
+      now.set_country(c.datacenter_country());
+      now.set_site_id(Location(c));
+      now.set_event_id(c.event_id());
+      if (!s.shipped_country().empty() && !now.country().empty() &&
+          now.country() != s.shipped_country()) {
+        RaiseCountry(event, key, ctx, s, now, out);
+      }
+      const int64_t limit = int64_t{ctx.policy.proto().serial_location().two_sites_hours()} * 3600;
+      bool merge = false;
+      for (const auto& seen : s.sightings()) {
+        const int64_t gap = std::abs(seen.time_unix() - now.time_unix());
+        if (seen.site_id() == now.site_id()) {
+          merge = merge || gap <= kSameSiteMergeSeconds;
+        } else if (!now.site_id().empty() && !seen.site_id().empty() && gap <= limit) {
+          RaiseTwoSites(event, key, ctx, s, seen, now, out);
+        }
+      }
+      if (!merge) AddSighting(s, std::move(now));
+    }
+    state.Put(kState, s.SerializeAsString());
+    return absl::OkStatus();
+  }
+
+ private:
+  static void AddSighting(v1::SerialState& s, v1::SerialSighting sighting) {
+    auto* list = s.mutable_sightings();
+    *list->Add() = std::move(sighting);
+    // Into time order (the list is sorted and short; arrivals are mostly in order).
+    for (int i = list->size() - 1; i > 0 && list->Get(i).time_unix() < list->Get(i - 1).time_unix();
+         --i) {
+      list->SwapElements(i, i - 1);
+    }
+    if (list->size() > kMaxSightings) list->DeleteSubrange(0, list->size() - kMaxSightings);
+  }
+
+  // True (and remembered) the first time `window` alerts for this serial.
+  static bool FirstTime(v1::SerialState& s, const std::string& window) {
+    for (const auto& w : s.alerted()) {
+      if (w == window) return false;
+    }
+    AppendBounded(s.mutable_alerted(), window, kMaxAlerted);
+    return true;
+  }
+
+  void RaiseCountry(const v1::Event& event, absl::string_view key, const RuleContext& ctx,
+                    v1::SerialState& s, const v1::SerialSighting& seen, Emitter& out) const {
+    std::string window = absl::StrCat("country:", s.shipped_country(), ">", seen.country());
+    if (!FirstTime(s, window)) return;
+    AlertSpec spec;
+    spec.rule_id = kId;
+    spec.severity = v1::HIGH;
+    spec.subject_kind = v1::SERIAL;
+    spec.subject_id = std::string(key);
+    spec.window = window;
+    spec.once_per_window = true;
+    spec.title = absl::StrCat("Serial ", key, " shipped to ", s.shipped_country(),
+                              " is in use in a data centre in ", seen.country());
+    v1::Alert a = BuildAlert(spec, event, ctx);
+    a.mutable_evidence()->clear_event_ids();
+    a.mutable_evidence()->add_event_ids(s.shipment_event_id());
+    a.mutable_evidence()->add_event_ids(seen.event_id());
+    SetValue(a, "shipped_country", s.shipped_country());
+    SetValue(a, "datacenter_country", seen.country());
+    SetValue(a, "site", seen.site_id());
+    SetValue(a, "seen_at", FormatDay(seen.time_unix()));
+    out.Alert(std::move(a));
+  }
+
+  void RaiseTwoSites(const v1::Event& event, absl::string_view key, const RuleContext& ctx,
+                     v1::SerialState& s, const v1::SerialSighting& a_seen,
+                     const v1::SerialSighting& b_seen, Emitter& out) const {
+    const auto& [first, second] = std::minmax(a_seen.site_id(), b_seen.site_id());
+    std::string window = absl::StrCat("sites:", first, "|", second);
+    if (!FirstTime(s, window)) return;
+    AlertSpec spec;
+    spec.rule_id = kId;
+    spec.severity = v1::HIGH;
+    spec.subject_kind = v1::SERIAL;
+    spec.subject_id = std::string(key);
+    spec.window = window;
+    spec.once_per_window = true;
+    const int64_t gap_h = std::abs(a_seen.time_unix() - b_seen.time_unix()) / 3600;
+    spec.title = absl::StrCat("Serial ", key, " seen at two sites, ", first, " and ", second, ", ",
+                              gap_h, " h apart");
+    v1::Alert a = BuildAlert(spec, event, ctx);
+    a.mutable_evidence()->clear_event_ids();
+    a.mutable_evidence()->add_event_ids(a_seen.event_id());
+    a.mutable_evidence()->add_event_ids(b_seen.event_id());
+    SetValue(a, "site_a", first);
+    SetValue(a, "site_b", second);
+    SetValue(a, "hours_apart", static_cast<double>(gap_h));
+    SetValue(a, "max_hours", ctx.policy.proto().serial_location().two_sites_hours());
+    out.Alert(std::move(a));
+  }
+};
+
+EW_REGISTER_RULE(kId, SerialLocationMismatch);
+
+}  // namespace
+}  // namespace exportwatch
