@@ -90,6 +90,25 @@ TEST(ReplayCliTest, VariantsRaiseEachFoundationRuleAndBadLinesAreDeadLettered) {
   EXPECT_NE(dead[1].find("event_time"), std::string::npos);
 }
 
+TEST(ReplayCliTest, ComparePolicyPrintsWhatTheDraftAddsAndRemoves) {
+  TempDir dir;
+  std::string in = std::string(EW_SOURCE_DIR) + "/tests/fixtures/contract_examples.jsonl";
+  std::string cmd = std::string(EW_BINARY) + " replay --profile aidr-2025 --compare-policy " +
+                    "current --input " + in + " --output " + dir.File("a.jsonl") + " --diff " +
+                    dir.File("diff.jsonl") + " > " + dir.File("report.txt") + " 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::string report;
+  for (const auto& l : Lines(dir.File("report.txt"))) report += l + "\n";
+  // aidr-2025 adds the model transfer to AE (outside Tier 1), removes nothing.
+  EXPECT_NE(report.find("1 alerts added, 0 removed"), std::string::npos) << report;
+  auto diff = Lines(dir.File("diff.jsonl"));
+  ASSERT_EQ(diff.size(), 1u);
+  EXPECT_NE(diff[0].find("\"change\": \"added\""), std::string::npos);
+  EXPECT_NE(diff[0].find("MODEL_WEIGHT_TRANSFER"), std::string::npos);
+  // A bad comparison policy is an error exit.
+  EXPECT_NE(Replay("--compare-policy no-such-profile --input " + in + " --output /dev/null"), 0);
+}
+
 TEST(ReplayCliTest, MissingInputIsAnErrorExit) {
   EXPECT_NE(Replay("--input /nonexistent --output /dev/null"), 0);
   EXPECT_NE(Replay("--bogus-flag"), 0);
