@@ -28,6 +28,13 @@ struct KafkaSinkOptions {
   KafkaConfig config;
 };
 
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+  // Topic configuration at creation, e.g. cleanup.policy=compact. Default none.
+  KafkaConfig config = {};
+};
+
 class KafkaSink {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(
@@ -50,10 +57,9 @@ class KafkaSink {
                                                            absl::Duration timeout) = 0;
 
   // Creates the topics that do not exist yet (admin API). Existing ones are
-  // left as they are.
-  [[nodiscard]] virtual absl::Status EnsureTopics(
-      const std::vector<std::pair<std::string, int>>& topics_and_partitions,
-      absl::Duration timeout) = 0;
+  // left as they are (their configuration is not changed).
+  [[nodiscard]] virtual absl::Status EnsureTopics(const std::vector<TopicSpec>& topics,
+                                                  absl::Duration timeout) = 0;
 };
 
 }  // namespace exportwatch

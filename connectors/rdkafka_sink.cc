@@ -112,18 +112,24 @@ class RdKafkaSink final : public KafkaSink {
     return n;
   }
 
-  absl::Status EnsureTopics(const std::vector<std::pair<std::string, int>>& topics,
-                            absl::Duration timeout) override {
+  absl::Status EnsureTopics(const std::vector<TopicSpec>& topics, absl::Duration timeout) override {
     std::vector<rd_kafka_NewTopic_t*> news;
     char errstr[256];
-    for (const auto& [name, parts] : topics) {
+    for (const auto& spec : topics) {
       rd_kafka_NewTopic_t* t =
-          rd_kafka_NewTopic_new(name.c_str(), parts, -1, errstr, sizeof(errstr));
+          rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, -1, errstr, sizeof(errstr));
       if (t == nullptr) {
         for (auto* n : news) rd_kafka_NewTopic_destroy(n);
-        return absl::InvalidArgumentError(absl::StrCat("topic ", name, ": ", errstr));
+        return absl::InvalidArgumentError(absl::StrCat("topic ", spec.name, ": ", errstr));
       }
       news.push_back(t);
+      for (const auto& [k, v] : spec.config) {
+        if (rd_kafka_NewTopic_set_config(t, k.c_str(), v.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          for (auto* n : news) rd_kafka_NewTopic_destroy(n);
+          return absl::InvalidArgumentError(
+              absl::StrCat("topic ", spec.name, ": bad config ", k, "=", v));
+        }
+      }
     }
     rd_kafka_queue_t* q = rd_kafka_queue_new(rk_);
     rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS);

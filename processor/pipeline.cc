@@ -13,6 +13,7 @@
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/detection_engine.h"
 #include "processor/json.h"
+#include "processor/policy_updates.h"
 #include "state/rocksdb_state_store.h"
 
 namespace exportwatch {
@@ -44,9 +45,9 @@ absl::Status ProduceDurably(KafkaSink& sink, const std::atomic<bool>& stop, Proc
 
 class IngestStage {
  public:
-  IngestStage(const ProcessorOptions& o, KafkaSink* sink, const DetectionEngine* engine,
+  IngestStage(const ProcessorOptions& o, KafkaSink* sink, const EngineHolder* engines,
               ProcessorMetrics* m)
-      : o_(o), sink_(sink), engine_(engine), m_(*m) {
+      : o_(o), sink_(sink), engines_(engines), m_(*m) {
     stream_of_[o.topics.trade] = Stream::kTrade;
     stream_of_[o.topics.cloud_usage] = Stream::kCloudUsage;
     stream_of_[o.topics.model_transfers] = Stream::kModelTransfer;
@@ -103,6 +104,8 @@ class IngestStage {
   };
 
   absl::Status HandleBatch(const std::vector<Record>& records, const std::atomic<bool>& stop) {
+    // One policy per batch: a new version takes effect at the next one.
+    const std::shared_ptr<const DetectionEngine> engine = engines_->Current();
     outputs_.clear();
     absl::Time now = absl::Now();
     uint64_t n_alerts = 0, n_facts = 0;
@@ -126,7 +129,7 @@ class IngestStage {
       }
       alerts_.clear();
       facts_.clear();
-      engine_->Inspect(event_, now, &alerts_, &facts_);
+      engine->Inspect(event_, now, &alerts_, &facts_);
       if (auto too_big = OversizedOutput(); !too_big.empty()) {
         // Kafka would refuse it and the stage would retry forever: the event
         // is dead-lettered instead (no valid event comes near the limit).
@@ -199,7 +202,7 @@ class IngestStage {
 
   const ProcessorOptions& o_;
   KafkaSink* sink_;
-  const DetectionEngine* engine_;
+  const EngineHolder* engines_;
   ProcessorMetrics& m_;
   std::map<std::string, Stream, std::less<>> stream_of_;
   std::map<TopicPartition, int64_t> next_offsets_;
@@ -211,11 +214,11 @@ class IngestStage {
 
 class StatefulStage final : public RebalanceListener {
  public:
-  StatefulStage(const ProcessorOptions& o, KafkaSink* sink, const DetectionEngine* engine,
+  StatefulStage(const ProcessorOptions& o, KafkaSink* sink, const EngineHolder* engines,
                 StateStore* store, ProcessorMetrics* m)
       : o_(o),
         sink_(sink),
-        engine_(engine),
+        engines_(engines),
         state_(store, o.policy->proto().dedup_retention_seconds()),
         m_(*m) {}
 
@@ -262,6 +265,8 @@ class StatefulStage final : public RebalanceListener {
 
  private:
   absl::Status HandleBatch(const std::vector<Record>& records, const std::atomic<bool>& stop) {
+    // One policy per batch: a new version takes effect at the next one.
+    const std::shared_ptr<const DetectionEngine> engine = engines_->Current();
     alerts_.clear();
     derived_.clear();
     derived_records_.clear();
@@ -277,7 +282,7 @@ class StatefulStage final : public RebalanceListener {
       }
       const size_t first_derived = derived_.size();
       ASSIGN_OR_RETURN(bool applied,
-                       engine_->Apply(r.partition, fact, now, state_, &alerts_, &derived_));
+                       engine->Apply(r.partition, fact, now, state_, &alerts_, &derived_));
       for (size_t i = first_derived; i < derived_.size(); ++i) {
         v1::Fact out = MakeFact(derived_[i], fact.event());
         out.set_source_topic(fact.source_topic());
@@ -315,7 +320,7 @@ class StatefulStage final : public RebalanceListener {
 
   const ProcessorOptions& o_;
   KafkaSink* sink_;
-  const DetectionEngine* engine_;
+  const EngineHolder* engines_;
   TaskState state_;
   ProcessorMetrics& m_;
   std::vector<v1::Alert> alerts_;
@@ -325,7 +330,7 @@ class StatefulStage final : public RebalanceListener {
 
 class KafkaProcessor final : public Processor {
  public:
-  explicit KafkaProcessor(ProcessorOptions o) : o_(std::move(o)), engine_(o_.policy) {}
+  explicit KafkaProcessor(ProcessorOptions o) : o_(std::move(o)), engines_(o_.policy) {}
 
   absl::Status Init() {
     KafkaSinkOptions sink_opts;
@@ -336,13 +341,28 @@ class KafkaProcessor final : public Processor {
     ASSIGN_OR_RETURN(sink_, KafkaSink::Create(sink_opts));
     ASSIGN_OR_RETURN(stateful_sink_, KafkaSink::Create(sink_opts));
     if (o_.create_topics) {
-      RETURN_IF_ERROR(sink_->EnsureTopics({{o_.topics.trade, 4},
-                                           {o_.topics.cloud_usage, 4},
-                                           {o_.topics.model_transfers, 1},
-                                           {o_.topics.alerts, 1},
-                                           {o_.topics.dead_letters, 1},
-                                           {o_.topics.facts, o_.facts_partitions}},
-                                          absl::Seconds(10)));
+      std::vector<TopicSpec> topics = {
+          {o_.topics.trade, 4},
+          {o_.topics.cloud_usage, 4},
+          {o_.topics.model_transfers, 1},
+          {o_.topics.alerts, 1},
+          {o_.topics.dead_letters, 1},
+          // A moved shard rebuilds its state from here: nothing may expire.
+          {o_.topics.facts, o_.facts_partitions, {{"retention.ms", "-1"}}}};
+      if (!o_.topics.reference_data.empty()) {
+        // The newest record per key is the reference data in force.
+        topics.push_back({o_.topics.reference_data, 1, {{"cleanup.policy", "compact"}}});
+      }
+      RETURN_IF_ERROR(sink_->EnsureTopics(topics, absl::Seconds(10)));
+    }
+    PolicyUpdateOptions pu;
+    pu.file = o_.policy_file;
+    pu.brokers = o_.brokers;
+    pu.topic = o_.topics.reference_data;
+    pu.kafka_config = o_.kafka_config;
+    pu.log = [](const std::string& m) { std::cerr << "processor: " << m << std::endl; };
+    if (!pu.file.empty() || !pu.topic.empty()) {
+      ASSIGN_OR_RETURN(policy_updates_, PolicyUpdates::Start(std::move(pu), &engines_));
     }
     RocksDbStateStoreOptions so;
     so.path = o_.state_dir;
@@ -361,8 +381,8 @@ class KafkaProcessor final : public Processor {
     auto watch = [&] { return stop.load() || local_stop.load() || idle(); };
     std::atomic<bool> combined{false};
     absl::Status ingest_status, stateful_status;
-    IngestStage ingest(o_, sink_.get(), &engine_, &metrics_);
-    StatefulStage stateful(o_, stateful_sink_.get(), &engine_, store_.get(), &metrics_);
+    IngestStage ingest(o_, sink_.get(), &engines_, &metrics_);
+    StatefulStage stateful(o_, stateful_sink_.get(), &engines_, store_.get(), &metrics_);
     std::thread t1([&] {
       ingest_status = ingest.Run(combined);
       local_stop = true;
@@ -383,7 +403,8 @@ class KafkaProcessor final : public Processor {
 
  private:
   ProcessorOptions o_;
-  DetectionEngine engine_;
+  EngineHolder engines_;
+  std::unique_ptr<PolicyUpdates> policy_updates_;
   std::unique_ptr<KafkaSink> sink_;  // the ingest stage's, and admin
   std::unique_ptr<KafkaSink> stateful_sink_;
   std::unique_ptr<StateStore> store_;

@@ -40,6 +40,9 @@ struct TopicNames {
   std::string dead_letters = "dead-letters";
   // Internal repartition topic between the stages.
   std::string facts = "exportwatch-facts";
+  // Compacted; a record with key "policy" is a new policy version (hot
+  // reload on every instance). Empty: not read.
+  std::string reference_data = "reference-data";
 };
 
 struct ProcessorOptions {
@@ -53,8 +56,11 @@ struct ProcessorOptions {
   std::string group_prefix = "exportwatch";
   // RocksDB directory of this instance's shards. Required.
   std::string state_dir;
-  // Required.
+  // The policy at start. Required.
   std::shared_ptr<const Policy> policy;
+  // The file it came from, watched for new versions (hot reload). Default
+  // none (a shipped profile).
+  std::string policy_file;
   // Records per poll. Default 2000.
   int max_batch = 2000;
   // Partitions of the facts topic when the processor creates it. Default 8.

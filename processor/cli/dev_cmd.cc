@@ -79,7 +79,8 @@ int RunDev(int argc, char** argv) {
                                                                      {topics.model_transfers, 1},
                                                                      {topics.alerts, 1},
                                                                      {topics.dead_letters, 1},
-                                                                     {topics.facts, 8}}) {
+                                                                     {topics.facts, 8},
+                                                                     {topics.reference_data, 1}}) {
     if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return Fail("topics", s);
   }
   const std::string brokers = (*cluster)->bootstraps();

@@ -22,7 +22,12 @@ int RunProcessor(int argc, char** argv) {
                 "processor consumer groups. Run several against one cluster to share the work.");
   flags.String("brokers", &o.brokers, "Kafka bootstrap servers; required");
   flags.String("state-dir", &o.state_dir, "RocksDB directory of this instance; required");
-  flags.String("policy", &policy_file, "policy file (JSON); wins over --profile");
+  flags.String("policy", &policy_file,
+               "policy file (JSON, or text format: .txtpb); wins over --profile; watched: a "
+               "valid new version takes effect without a restart");
+  flags.String("reference-data-topic", &o.topics.reference_data,
+               "compacted topic of reference data (key \"policy\": a new policy version); "
+               "empty: none");
   flags.String("profile", &profile, "shipped profile: current | aidr-2025");
   flags.String("group-prefix", &o.group_prefix,
                "consumer groups are PREFIX-ingest, PREFIX-stateful");
@@ -51,6 +56,7 @@ int RunProcessor(int argc, char** argv) {
     return 2;
   }
   o.policy = *policy;
+  o.policy_file = policy_file;
   o.facts_partitions = static_cast<int>(facts_partitions);
   o.max_batch = static_cast<int>(max_batch);
   o.create_topics = !no_create;

@@ -4,11 +4,14 @@
 #include <limits>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "common/status_macros.h"
 #include "connectors/event_codec.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "processor/policy/shipped_profiles.h"
 
@@ -74,8 +77,8 @@ absl::Status ValidateLevels(const std::string& field, const v1::QuotaDefinition&
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<const Policy>> FromJson(absl::string_view json,
-                                                       absl::string_view origin) {
+absl::StatusOr<std::shared_ptr<const Policy>> ParseJson(absl::string_view json,
+                                                        absl::string_view origin) {
   v1::Policy proto;
   google::protobuf::util::JsonParseOptions opts;  // unknown fields are errors here
   auto s = google::protobuf::util::JsonStringToMessage(
@@ -101,7 +104,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Create(v1::Policy proto) {
 absl::StatusOr<std::shared_ptr<const Policy>> Policy::FromProfile(absl::string_view name) {
   std::string known;
   for (const auto& profile : ShippedProfiles()) {
-    if (profile.name == name) return FromJson(profile.json, absl::StrCat("profile ", name));
+    if (profile.name == name) return ParseJson(profile.json, absl::StrCat("profile ", name));
     absl::StrAppend(&known, known.empty() ? "" : ", ", profile.name);
   }
   return absl::NotFoundError(absl::StrCat("no profile '", name, "' (shipped: ", known, ")"));
@@ -112,7 +115,48 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::FromFile(const std::string
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open policy file ", path));
   std::stringstream buf;
   buf << in.rdbuf();
-  return FromJson(buf.str(), path);
+  const std::string text = buf.str();
+  return IsTextFormatPath(path) ? FromText(text, path) : ParseJson(text, path);
+}
+
+bool Policy::IsTextFormatPath(absl::string_view path) {
+  for (absl::string_view ext : {".txtpb", ".textproto", ".pbtxt"}) {
+    if (absl::EndsWith(path, ext)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::shared_ptr<const Policy>> Policy::FromJson(absl::string_view json,
+                                                               absl::string_view origin) {
+  return ParseJson(json, origin);
+}
+
+namespace {
+// Collects the text parser's first error with its position (1-based).
+class FirstError final : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (error.empty()) error = absl::StrCat("line ", line + 1, ":", column + 1, ": ", message);
+  }
+  std::string error;
+};
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Policy>> Policy::FromText(absl::string_view text,
+                                                               absl::string_view origin) {
+  v1::Policy proto;
+  google::protobuf::TextFormat::Parser parser;
+  FirstError errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &proto)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": ", errors.error.empty() ? "unparsable" : errors.error));
+  }
+  auto policy = Policy::Create(std::move(proto));
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", policy.status().message()));
+  }
+  return policy;
 }
 
 absl::Status Policy::Index() {

@@ -27,9 +27,20 @@ class Policy {
   // A shipped profile by name ("current", "aidr-2025").
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> FromProfile(
       absl::string_view name);
-  // A JSON policy file (protobuf JSON mapping of v1::Policy).
+  // A policy in protobuf's JSON mapping of v1::Policy; `origin` prefixes
+  // errors (a file name, "reference-data@offset").
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> FromJson(
+      absl::string_view json, absl::string_view origin);
+  // A policy in protobuf text format; syntax errors carry line:column.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> FromText(
+      absl::string_view text, absl::string_view origin);
+  // A policy file: text format when it ends in .txtpb, .textproto or
+  // .pbtxt, else JSON (protobuf JSON mapping of v1::Policy).
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> FromFile(
       const std::string& path);
+
+  // True for the file names FromFile reads as text format.
+  static bool IsTextFormatPath(absl::string_view path);
 
   // The command lines' rule: a policy file, when given, wins over the profile.
   [[nodiscard]] static absl::StatusOr<std::shared_ptr<const Policy>> Load(

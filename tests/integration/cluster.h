@@ -41,7 +41,7 @@ class Cluster {
         std::vector<std::string>{EW_BINARY, "mock-broker", "--topic", "trade-events:5", "--topic",
                                  "cloud-usage:4", "--topic", "model-transfers:1", "--topic",
                                  "alerts:1", "--topic", "dead-letters:1", "--topic",
-                                 "exportwatch-facts:8"},
+                                 "exportwatch-facts:8", "--topic", "reference-data:1"},
         dir_.File("broker.log"));
     brokers_ = broker_->WaitForLine("bootstrap.servers=", 20s);
     EXPECT_FALSE(brokers_.empty()) << "mock broker did not start";
@@ -69,10 +69,16 @@ class Cluster {
     }
   }
 
-  std::unique_ptr<Subprocess> StartProcessor(const std::string& name) {
-    std::vector<std::string> args = {EW_BINARY,   "processor",   "--brokers",
-                                     brokers_,    "--state-dir", dir_.File("state-" + name),
-                                     "--profile", profile_,      "--no-create-topics"};
+  // `policy_file`: run under that file (watched for new versions) instead
+  // of the cluster's profile.
+  std::unique_ptr<Subprocess> StartProcessor(const std::string& name,
+                                             const std::string& policy_file = "") {
+    std::vector<std::string> args = {EW_BINARY,           "processor",
+                                     "--brokers",         brokers_,
+                                     "--state-dir",       dir_.File("state-" + name),
+                                     "--no-create-topics"};
+    args.push_back(policy_file.empty() ? "--profile" : "--policy");
+    args.push_back(policy_file.empty() ? profile_ : policy_file);
     args.insert(args.end(), kFastGroup.begin(), kFastGroup.end());
     return std::make_unique<Subprocess>(args, dir_.File("processor-" + name + ".log"));
   }
