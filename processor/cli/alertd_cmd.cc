@@ -23,6 +23,8 @@ int RunAlertd(int argc, char** argv) {
   flags.String("alerts-topic", &o.alerts_topic, "topic to read alerts from");
   flags.Int("subscriber-buffer", &buffer, "live alerts queued per subscriber before cut-off");
   flags.Repeated("kafka", &kafka_props, "librdkafka property KEY=VALUE (repeatable)");
+  bool check = false;
+  flags.Bool("check", &check, "validate the flags, then exit (0: valid)");
   if (int rc = HandleParse(flags, argc, argv, 2); rc >= 0) return rc;
   if (auto s = ParseKafkaProps(kafka_props, &o.kafka_config); !s.ok()) {
     std::cerr << "exportwatch alertd: " << s.message() << "\n";
@@ -33,6 +35,14 @@ int RunAlertd(int argc, char** argv) {
     return 2;
   }
   o.subscriber_buffer = static_cast<size_t>(buffer);
+  if (o.brokers.empty() || o.state_dir.empty() || o.listen.empty()) {
+    std::cerr << "exportwatch alertd: --brokers, --state-dir and --listen are required\n";
+    return 2;
+  }
+  if (check) {
+    std::cout << "alertd: configuration OK" << std::endl;
+    return 0;
+  }
   InstallStopSignals();
   auto alertd = Alertd::Start(std::move(o));
   if (!alertd.ok()) {

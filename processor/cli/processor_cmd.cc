@@ -2,6 +2,8 @@
 #include <iostream>
 
 #include "absl/strings/str_split.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
 #include "processor/cli/commands.h"
 #include "processor/cli/flags.h"
 #include "processor/cli/kafka_flags.h"
@@ -15,7 +17,8 @@ int RunProcessor(int argc, char** argv) {
   std::string policy_file, profile = "current";
   std::vector<std::string> kafka_props;
   int64_t facts_partitions = o.facts_partitions, max_batch = o.max_batch;
-  bool no_create = false;
+  bool no_create = false, check = false;
+  std::string health_listen;
   double exit_when_idle = 0;
   FlagSet flags("processor",
                 "Runs the detection pipeline (ingest and stateful stages) as one member of the\n"
@@ -37,6 +40,9 @@ int RunProcessor(int argc, char** argv) {
   flags.Double("exit-when-idle", &exit_when_idle,
                "stop after this many seconds without input (0: never)");
   flags.Repeated("kafka", &kafka_props, "librdkafka property KEY=VALUE (repeatable)");
+  flags.String("health-listen", &health_listen,
+               "serve grpc.health.v1 here (liveness/readiness probes); empty: none");
+  flags.Bool("check", &check, "validate the flags and the policy, then exit (0: valid)");
   if (int rc = HandleParse(flags, argc, argv, 2); rc >= 0) return rc;
   if (auto s = ParseKafkaProps(kafka_props, &o.kafka_config); !s.ok()) {
     std::cerr << "exportwatch processor: " << s.message() << "\n";
@@ -61,15 +67,41 @@ int RunProcessor(int argc, char** argv) {
   o.max_batch = static_cast<int>(max_batch);
   o.create_topics = !no_create;
   o.exit_when_idle = absl::Seconds(exit_when_idle);
+  if (o.brokers.empty() || o.state_dir.empty()) {
+    std::cerr << "exportwatch processor: --brokers and --state-dir are required\n";
+    return 2;
+  }
+  if (check) {
+    std::cout << "processor: configuration OK (policy " << (*policy)->ref().name() << " "
+              << (*policy)->ref().version() << ")" << std::endl;
+    return 0;
+  }
   InstallStopSignals();
   auto processor = Processor::Create(std::move(o));
   if (!processor.ok()) {
     std::cerr << "exportwatch processor: " << processor.status().message() << "\n";
     return 1;
   }
+  // Health: SERVING while the pipeline runs (a failed stage stops Run).
+  std::unique_ptr<grpc::Server> health;
+  if (!health_listen.empty()) {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder b;
+    b.AddListeningPort(health_listen, grpc::InsecureServerCredentials());
+    health = b.BuildAndStart();
+    if (health == nullptr) {
+      std::cerr << "exportwatch processor: cannot listen on " << health_listen << "\n";
+      return 1;
+    }
+    health->GetHealthCheckService()->SetServingStatus(true);
+  }
   std::cerr << "processor: running (policy " << (*policy)->ref().name() << " "
             << (*policy)->ref().version() << ")" << std::endl;
   absl::Status s = (*processor)->Run(StopFlag());
+  if (health) {
+    health->GetHealthCheckService()->SetServingStatus(false);
+    health->Shutdown();
+  }
   const auto& m = (*processor)->metrics();
   std::cerr << "processor: stopped; records " << m.records_in << ", valid " << m.events_valid
             << ", dead letters " << m.dead_letters << ", facts applied " << m.facts_applied
