@@ -61,51 +61,46 @@ class NewEntityVelocity final : public Rule {
     const auto& t = event.trade();
     const auto& cfg = ctx.policy.proto().new_entity_velocity();
     const int64_t window = int64_t{cfg.window_days()} * kDay;
-    auto log = LoadWindowLog(state, kLog);
-    if (!log.ok()) return log.status();
     v1::WindowEntry entry;
     entry.set_time_unix(t.event_time().seconds());
     entry.set_amount(ctx.policy.ControlledTpp(t));
     entry.set_event_id(t.event_id());
-    if (AddToWindow(&*log, entry, window, ctx.policy.proto().allowed_lateness_seconds())) {
-      auto qualifies = [&](const v1::WindowLog& l, WindowRange r) {
-        double total = 0;
-        for (int i = r.first; i <= r.last; ++i) total += l.entries(i).amount();
-        return total > cfg.min_total_tpp();
-      };
-      if (auto r = FindQualifyingWindow(*log, entry.time_unix(), window, qualifies)) {
-        MarkAlerted(&*log, *r);
-        AlertSpec spec;
-        spec.rule_id = kId;
-        spec.severity = v1::MEDIUM;
-        spec.subject_kind = v1::ENTITY;
-        spec.subject_id = std::string(key);
-        spec.window = WindowId(*log, *r);
-        spec.once_per_window = true;
-        v1::Alert a = BuildAlert(spec, event, ctx);
-        a.mutable_evidence()->clear_event_ids();
-        double total = 0;
-        for (int i = r->first; i <= r->last; ++i) {
-          total += log->entries(i).amount();
-          a.mutable_evidence()->add_event_ids(log->entries(i).event_id());
-        }
-        const auto& c = t.ultimate_consignee();
-        const int64_t age = AgeMonths(*Incorporated(c), t.event_time().seconds());
-        a.set_title(absl::StrFormat(
-            "Consignee %s, incorporated %s (%d months before), received %.0f controlled TPP "
-            "within %d days",
-            c.name().empty() ? key : c.name(), c.incorporated_on(), age, total, cfg.window_days()));
-        SetValue(a, "total_tpp", total);
-        SetValue(a, "min_total_tpp", cfg.min_total_tpp());
-        SetValue(a, "incorporated_on", c.incorporated_on());
-        SetValue(a, "age_months", static_cast<double>(age));
-        SetValue(a, "max_age_months", cfg.max_age_months());
-        SetValue(a, "window_days", cfg.window_days());
-        SetValue(a, "shipments", r->last - r->first + 1);
-        out.Alert(std::move(a));
-      }
+    auto qualifies = [&](const v1::WindowLog& l, WindowRange r) {
+      return WindowSum(l, r) > cfg.min_total_tpp();
+    };
+    auto hit = AddAndFindWindow(state, kLog, std::move(entry), window,
+                                ctx.policy.proto().allowed_lateness_seconds(), qualifies);
+    if (!hit.ok()) return hit.status();
+    if (!hit->range) return absl::OkStatus();
+    const v1::WindowLog& log = hit->log;
+    const WindowRange r = *hit->range;
+    const double total = WindowSum(log, r);
+    AlertSpec spec;
+    spec.rule_id = kId;
+    spec.severity = v1::MEDIUM;
+    spec.subject_kind = v1::ENTITY;
+    spec.subject_id = std::string(key);
+    spec.window = WindowId(log, r);
+    spec.once_per_window = true;
+    const auto& c = t.ultimate_consignee();
+    const int64_t age = AgeMonths(*Incorporated(c), t.event_time().seconds());
+    spec.title = absl::StrFormat(
+        "Consignee %s, incorporated %s (%d months before), received %.0f controlled TPP "
+        "within %d days",
+        c.name().empty() ? key : c.name(), c.incorporated_on(), age, total, cfg.window_days());
+    v1::Alert a = BuildAlert(spec, event, ctx);
+    a.mutable_evidence()->clear_event_ids();
+    for (int i = r.first; i <= r.last; ++i) {
+      a.mutable_evidence()->add_event_ids(log.entries(i).event_id());
     }
-    state.Put(kLog, log->SerializeAsString());
+    SetValue(a, "total_tpp", total);
+    SetValue(a, "min_total_tpp", cfg.min_total_tpp());
+    SetValue(a, "incorporated_on", c.incorporated_on());
+    SetValue(a, "age_months", static_cast<double>(age));
+    SetValue(a, "max_age_months", cfg.max_age_months());
+    SetValue(a, "window_days", cfg.window_days());
+    SetValue(a, "shipments", r.last - r.first + 1);
+    out.Alert(std::move(a));
     return absl::OkStatus();
   }
 };

@@ -37,52 +37,47 @@ class ShipmentStructuring final : public Rule {
     const auto& t = event.trade();
     const auto& spec_cfg = ctx.policy.proto().shipment_structuring();
     const int64_t window = int64_t{spec_cfg.window_days()} * kDay;
-    auto log = LoadWindowLog(state, kLog);
-    if (!log.ok()) return log.status();
     v1::WindowEntry entry;
     entry.set_time_unix(t.event_time().seconds());
     entry.set_amount(ctx.policy.ControlledTpp(t));
     entry.set_event_id(t.event_id());
-    if (AddToWindow(&*log, entry, window, ctx.policy.proto().allowed_lateness_seconds())) {
-      auto qualifies = [&](const v1::WindowLog& l, WindowRange r) {
-        double total = 0;
-        for (int i = r.first; i <= r.last; ++i) total += l.entries(i).amount();
-        return r.last - r.first + 1 >= spec_cfg.min_shipments() &&
-               total >= spec_cfg.min_total_tpp();
-      };
-      if (auto r = FindQualifyingWindow(*log, entry.time_unix(), window, qualifies)) {
-        MarkAlerted(&*log, *r);
-        double total = 0;
-        AlertSpec spec;
-        spec.rule_id = kId;
-        spec.severity = v1::MEDIUM;
-        spec.subject_kind = v1::ENTITY;
-        spec.subject_id = std::string(key);
-        spec.window = WindowId(*log, *r);
-        spec.once_per_window = true;
-        v1::Alert a = BuildAlert(spec, event, ctx);
-        a.mutable_evidence()->clear_event_ids();
-        for (int i = r->first; i <= r->last; ++i) {
-          total += log->entries(i).amount();
-          a.mutable_evidence()->add_event_ids(log->entries(i).event_id());
-        }
-        const int count = r->last - r->first + 1;
-        a.set_title(absl::StrFormat(
-            "%d controlled shipments to %s within %d days, each under %.0f TPP, total %.0f TPP",
-            count, t.ultimate_consignee().name().empty() ? key : t.ultimate_consignee().name(),
-            spec_cfg.window_days(), spec_cfg.max_shipment_tpp(), total));
-        SetValue(a, "shipments", count);
-        SetValue(a, "total_tpp", total);
-        SetValue(a, "min_total_tpp", spec_cfg.min_total_tpp());
-        SetValue(a, "max_shipment_tpp", spec_cfg.max_shipment_tpp());
-        SetValue(a, "min_shipments", spec_cfg.min_shipments());
-        SetValue(a, "window_days", spec_cfg.window_days());
-        SetValue(a, "window_first", FormatDay(log->entries(r->first).time_unix()));
-        SetValue(a, "window_last", FormatDay(log->entries(r->last).time_unix()));
-        out.Alert(std::move(a));
-      }
+    auto qualifies = [&](const v1::WindowLog& l, WindowRange r) {
+      return r.last - r.first + 1 >= spec_cfg.min_shipments() &&
+             WindowSum(l, r) >= spec_cfg.min_total_tpp();
+    };
+    auto hit = AddAndFindWindow(state, kLog, std::move(entry), window,
+                                ctx.policy.proto().allowed_lateness_seconds(), qualifies);
+    if (!hit.ok()) return hit.status();
+    if (!hit->range) return absl::OkStatus();
+    const v1::WindowLog& log = hit->log;
+    const WindowRange r = *hit->range;
+    const double total = WindowSum(log, r);
+    const int count = r.last - r.first + 1;
+    AlertSpec spec;
+    spec.rule_id = kId;
+    spec.severity = v1::MEDIUM;
+    spec.subject_kind = v1::ENTITY;
+    spec.subject_id = std::string(key);
+    spec.window = WindowId(log, r);
+    spec.once_per_window = true;
+    spec.title = absl::StrFormat(
+        "%d controlled shipments to %s within %d days, each under %.0f TPP, total %.0f TPP", count,
+        t.ultimate_consignee().name().empty() ? key : t.ultimate_consignee().name(),
+        spec_cfg.window_days(), spec_cfg.max_shipment_tpp(), total);
+    v1::Alert a = BuildAlert(spec, event, ctx);
+    a.mutable_evidence()->clear_event_ids();
+    for (int i = r.first; i <= r.last; ++i) {
+      a.mutable_evidence()->add_event_ids(log.entries(i).event_id());
     }
-    state.Put(kLog, log->SerializeAsString());
+    SetValue(a, "shipments", count);
+    SetValue(a, "total_tpp", total);
+    SetValue(a, "min_total_tpp", spec_cfg.min_total_tpp());
+    SetValue(a, "max_shipment_tpp", spec_cfg.max_shipment_tpp());
+    SetValue(a, "min_shipments", spec_cfg.min_shipments());
+    SetValue(a, "window_days", spec_cfg.window_days());
+    SetValue(a, "window_first", FormatDay(log.entries(r.first).time_unix()));
+    SetValue(a, "window_last", FormatDay(log.entries(r.last).time_unix()));
+    out.Alert(std::move(a));
     return absl::OkStatus();
   }
 };

@@ -79,3 +79,29 @@ std::string WindowId(const v1::WindowLog& log, WindowRange range) {
 }
 
 }  // namespace exportwatch
+
+namespace exportwatch {
+
+double WindowSum(const v1::WindowLog& log, WindowRange range) {
+  double total = 0;
+  for (int i = range.first; i <= range.last; ++i) total += log.entries(i).amount();
+  return total;
+}
+
+absl::StatusOr<WindowHit> AddAndFindWindow(
+    KeyState& state, absl::string_view name, v1::WindowEntry entry, int64_t window_seconds,
+    int64_t lateness_seconds,
+    const std::function<bool(const v1::WindowLog&, WindowRange)>& qualifies) {
+  auto log = LoadWindowLog(state, name);
+  if (!log.ok()) return log.status();
+  WindowHit hit{std::move(*log), std::nullopt};
+  const int64_t t = entry.time_unix();
+  if (AddToWindow(&hit.log, std::move(entry), window_seconds, lateness_seconds)) {
+    hit.range = FindQualifyingWindow(hit.log, t, window_seconds, qualifies);
+    if (hit.range) MarkAlerted(&hit.log, *hit.range);
+  }
+  state.Put(name, hit.log.SerializeAsString());
+  return hit;
+}
+
+}  // namespace exportwatch

@@ -55,4 +55,19 @@ void MarkAlerted(v1::WindowLog* log, WindowRange range);
 // A stable id for an alert's window: "<first unix>-<last unix>".
 std::string WindowId(const v1::WindowLog& log, WindowRange range);
 
+// Sum of the amounts of `range`.
+double WindowSum(const v1::WindowLog& log, WindowRange range);
+
+// A sliding-window rule's Apply in one step: loads the log stored under
+// `name`, adds `entry`, looks for a qualifying window containing it (marked
+// alerted when found) and stores the log back.
+struct WindowHit {
+  v1::WindowLog log;
+  std::optional<WindowRange> range;  // set when a window qualifies
+};
+[[nodiscard]] absl::StatusOr<WindowHit> AddAndFindWindow(
+    KeyState& state, absl::string_view name, v1::WindowEntry entry, int64_t window_seconds,
+    int64_t lateness_seconds,
+    const std::function<bool(const v1::WindowLog&, WindowRange)>& qualifies);
+
 }  // namespace exportwatch
