@@ -135,20 +135,42 @@ double TokenSimilarityBound(size_t la, size_t lb) {
   return 0.5 * ((jaro + 0.4 * (1.0 - jaro)) + ratio);
 }
 
+// TokenSimilarity(a, b) when it exceeds `floor`, else a value <= `floor`:
+// the edit distance is only computed as far as it can still matter.
+double TokenSimilarityAbove(absl::string_view a, absl::string_view b, double floor) {
+  if (a == b) return 1.0;
+  const double jw = JaroWinkler(a, b);
+  const size_t longest = std::max(a.size(), b.size());
+  const double ratio =
+      static_cast<double>(std::min(a.size(), b.size())) / static_cast<double>(longest);
+  if (0.5 * (jw + ratio) <= floor) return std::min(0.5 * (jw + ratio), floor);
+  // Need 0.5 * (jw + 1 - d / longest) > floor.
+  const double max_d = (1.0 - (2.0 * floor - jw)) * static_cast<double>(longest);
+  const size_t k = max_d <= 0 ? 0 : static_cast<size_t>(max_d);
+  const size_t d = OsaBounded(a, b, k);
+  if (d > k) return floor;
+  return 0.5 * (jw + 1.0 - static_cast<double>(d) / static_cast<double>(longest));
+}
+
 // Best similarity of token `t` to a join of `other` whose every part is
-// shorter than `t`, if above `best`.
-double BestJoin(absl::string_view t, const ScoringName& other, double best) {
+// shorter than `t` and that shares its first or last letter, if above `best`.
+template <typename Sim>
+double BestJoin(absl::string_view t, const ScoringName& other, double best, const Sim& sim) {
   const auto& joins = other.joins();
   for (size_t i = 0; i < joins.size() && best < 1.0; ++i) {
     if (other.join_max_part()[i] >= t.size()) continue;
+    // A split word keeps its first or its last letter.
+    if (t.front() != joins[i].front() && t.back() != joins[i].back()) continue;
     if (TokenSimilarityBound(t.size(), joins[i].size()) <= best) continue;
-    best = std::max(best, TokenSimilarity(t, joins[i]));
+    best = std::max(best, sim(t, joins[i], best));
   }
   return best;
 }
 
 // The token score: both directions from one matrix of token similarities.
-double TokenScore(const ScoringName& a, const ScoringName& b) {
+// `sim(x, y, floor)` is TokenSimilarityAbove or an upper bound of it.
+template <typename Sim>
+double TokenScore(const ScoringName& a, const ScoringName& b, const Sim& similarity) {
   const size_t na = a.tokens().size(), nb = b.tokens().size();
   std::array<double, 64> stack_a{}, stack_b{};
   std::vector<double> heap_a, heap_b;
@@ -169,8 +191,9 @@ double TokenScore(const ScoringName& a, const ScoringName& b) {
       if (x == y) {
         sim = 1.0;
       } else {
-        if (TokenSimilarityBound(x.size(), y.size()) <= std::min(best_a[i], best_b[j])) continue;
-        sim = TokenSimilarity(x, y);
+        const double floor = std::min(best_a[i], best_b[j]);
+        if (TokenSimilarityBound(x.size(), y.size()) <= floor) continue;
+        sim = similarity(x, y, floor);
       }
       best_a[i] = std::max(best_a[i], sim);
       best_b[j] = std::max(best_b[j], sim);
@@ -179,11 +202,11 @@ double TokenScore(const ScoringName& a, const ScoringName& b) {
   double sum_a = 0.0, sum_b = 0.0;
   for (size_t i = 0; i < na; ++i) {
     const std::string& x = a.tokens()[i];
-    sum_a += static_cast<double>(x.size()) * BestJoin(x, b, best_a[i]);
+    sum_a += static_cast<double>(x.size()) * BestJoin(x, b, best_a[i], similarity);
   }
   for (size_t j = 0; j < nb; ++j) {
     const std::string& y = b.tokens()[j];
-    sum_b += static_cast<double>(y.size()) * BestJoin(y, a, best_b[j]);
+    sum_b += static_cast<double>(y.size()) * BestJoin(y, a, best_b[j], similarity);
   }
   return 0.5 * (sum_a / static_cast<double>(a.weight()) + sum_b / static_cast<double>(b.weight()));
 }
@@ -237,13 +260,30 @@ ScoringName::ScoringName(std::vector<std::string> tokens) : tokens_(std::move(to
 
 double NameScoreAtLeast(const ScoringName& a, const ScoringName& b, double floor) {
   if (a.empty() || b.empty()) return 0.0;
-  const double tokens = TokenScore(a, b);
-  if (tokens >= 1.0) return 1.0;
   const std::string& ca = a.compact();
   const std::string& cb = b.compact();
-  if (ca.size() > ScoringName::kMaxCompactLength || cb.size() > ScoringName::kMaxCompactLength) {
-    return tokens;
+  const bool compare_compact =
+      ca.size() <= ScoringName::kMaxCompactLength && cb.size() <= ScoringName::kMaxCompactLength;
+  if (floor > 0.0) {
+    // First an upper bound without edit distances: EditSimilarity is at
+    // most the ratio of the lengths.
+    const double tokens_bound =
+        TokenScore(a, b, [](absl::string_view x, absl::string_view y, double) {
+          if (x == y) return 1.0;
+          const double ratio = static_cast<double>(std::min(x.size(), y.size())) /
+                               static_cast<double>(std::max(x.size(), y.size()));
+          return 0.5 * (JaroWinkler(x, y) + ratio);
+        });
+    const double compact_bound = compare_compact
+                                     ? static_cast<double>(std::min(ca.size(), cb.size())) /
+                                           static_cast<double>(std::max(ca.size(), cb.size()))
+                                     : 0.0;
+    const double bound = std::max(tokens_bound, compact_bound);
+    if (bound < floor) return bound;
   }
+  const double tokens = TokenScore(a, b, TokenSimilarityAbove);
+  if (tokens >= 1.0) return 1.0;
+  if (!compare_compact) return tokens;
   // The compact score matters only above both the token score and `floor`:
   // its distance may then be at most k.
   const double need = std::max(tokens, floor);

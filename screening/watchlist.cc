@@ -323,7 +323,11 @@ std::vector<Match> Watchlist::ScreenNormalized(const NormalizedName& name,
   s.Fit(names_.size(), terms_.size());
   for (const QueryTerm& q : qterms) {
     s.keys.clear();
-    TermKeys(q.text, &s.keys);
+    if (q.max_part == 0) {
+      TermKeys(q.text, &s.keys);
+    } else {
+      s.keys.push_back(KeyHash(q.text));  // joins are looked up as they are
+    }
     s.visited.clear();
     double best = 0.0;
     for (uint64_t key : s.keys) {

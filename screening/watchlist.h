@@ -10,17 +10,16 @@
 // a vocabulary term; terms are found by hashed keys: the token itself and,
 // for tokens of 4+ letters, each single-letter deletion of it (the
 // symmetric-delete trick: two tokens within one edit, or one adjacent
-// transposition, share a key). A query token of 5+ letters whose keys find
-// no term with Jaro-Winkler >= 0.9 also looks terms up by shared trigrams
-// (a third of its trigrams at least; the 64 best are verified), for two or
-// more typos. Terms with Jaro-Winkler >= min_token_similarity add evidence
-// to the names that contain them (posting lists). Each name gets an
-// estimate of its score from that evidence; only names whose estimate is
-// within `candidate_margin` of the threshold are scored in full, at most
-// `max_candidates` of them, best estimates first. Recall therefore depends
-// on the index finding enough of the query's tokens; screening/README.md
-// gives the measured recall and the share of exhaustive-scan matches the
-// index finds.
+// transposition, share a key); the query's own joins are looked up exactly.
+// A query token of 5+ letters whose keys find no term with Jaro-Winkler
+// >= 0.9 also looks terms up by shared trigrams (a third of its trigrams at
+// least; the 64 best are verified), for two or more typos. Terms with Jaro-Winkler >=
+// min_token_similarity add evidence to the names that contain them (posting lists). Each name gets
+// an estimate of its score from that evidence; only names whose estimate is within
+// `candidate_margin` of the threshold are scored in full, at most `max_candidates` of them, best
+// estimates first. Recall therefore depends on the index finding enough of the query's tokens;
+// screening/README.md gives the measured recall and the share of exhaustive-scan matches the index
+// finds.
 //
 // Threads: a Watchlist is immutable after Build() and safe for any number of
 // concurrent Screen() calls (each call uses its own thread-local scratch).
