@@ -14,6 +14,9 @@ namespace {
 // Tokens shorter than this are looked up exactly (no deletion keys): a
 // deletion of "ali" is "al", which would pull in half of any list.
 constexpr size_t kMinDeleteLength = 4;
+// Tokens longer than this get no deletion keys and no trigram lookup (no
+// real name part is this long; it bounds the work on hostile input).
+constexpr size_t kMaxFuzzyLength = 32;
 // Joins longer than this are not indexed.
 constexpr size_t kMaxJoinLength = 24;
 // Tokens of at least this many letters are also indexed by their trigrams,
@@ -46,7 +49,7 @@ uint64_t KeyHash(absl::string_view s) { return absl::Hash<absl::string_view>{}(s
 // single deletion.
 void TermKeys(absl::string_view term, std::vector<uint64_t>* keys) {
   keys->push_back(KeyHash(term));
-  if (term.size() < kMinDeleteLength) return;
+  if (term.size() < kMinDeleteLength || term.size() > kMaxFuzzyLength) return;
   std::string del;
   for (size_t i = 0; i < term.size(); ++i) {
     if (i > 0 && term[i] == term[i - 1]) continue;  // same deletion as i - 1
@@ -265,7 +268,9 @@ void Watchlist::FallbackEvidence(const QueryTerm& q, const ScreenOptions& option
     if (it == trigrams_.end() || it->second.end - it->second.begin > kMaxTrigramPostings) continue;
     for (uint32_t k = it->second.begin; k < it->second.end; ++k) {
       const uint32_t term = trigram_terms_[k];
-      if (s->trigram_count[term]++ == 0) s->trigram_touched.push_back(term);
+      uint8_t& count = s->trigram_count[term];
+      if (count == 0) s->trigram_touched.push_back(term);
+      if (count < 255) ++count;
     }
   }
   const size_t need = std::max<size_t>(2, (s->trigrams.size() + 2) / 3);
@@ -342,7 +347,8 @@ std::vector<Match> Watchlist::ScreenNormalized(const NormalizedName& name,
         best = std::max(best, AddEvidence(q, term_index, options, &s));
       }
     }
-    if (q.max_part == 0 && q.text.size() >= kMinTrigramLength && best < kFallbackBelow) {
+    if (q.max_part == 0 && q.text.size() >= kMinTrigramLength && q.text.size() <= kMaxFuzzyLength &&
+        best < kFallbackBelow) {
       FallbackEvidence(q, options, &s);
     }
   }

@@ -2,6 +2,7 @@
 #include "screening/watchlist.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -96,9 +97,18 @@ TEST_F(ScreeningWatchlistTest, ThresholdAndMaxResults) {
   EXPECT_LE(Screen("Huawei Putin Laden", loose).size(), 2u);
 }
 
-TEST_F(ScreeningWatchlistTest, RejectsOverlongNames) {
+TEST_F(ScreeningWatchlistTest, RejectsOverlongNamesAndBoundsLongOnes) {
   auto m = list_->Screen(std::string(5000, 'a'));
   EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
+  // The longest accepted names: one token, or many; both end quickly.
+  std::string many;
+  while (many.size() + 8 <= 4096) many += "huawei  ";
+  for (const std::string& name : {std::string(4096, 'h'), many}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = list_->Screen(name);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  }
 }
 
 TEST_F(ScreeningWatchlistTest, StatsAndFind) {
