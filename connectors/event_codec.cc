@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "common/status_macros.h"
+#include "connectors/simdjson_event_decoder.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/struct.pb.h"
@@ -336,61 +337,11 @@ absl::StatusOr<ContentType> ParseContentType(absl::string_view header) {
                                                  "' (application/json or application/x-protobuf)"));
 }
 
-absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payload,
-                         const DecodeLimits& limits, Event* out, DecodeInfo* info) {
-  if (payload.size() > limits.max_record_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record of ", payload.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
-  }
-  if (payload.empty()) return absl::InvalidArgumentError("empty record");
-  out->Clear();
-  google::protobuf::Message* msg = nullptr;
-  switch (stream) {
-    case Stream::kTrade:
-      msg = out->mutable_trade();
-      break;
-    case Stream::kCloudUsage:
-      msg = out->mutable_cloud_usage();
-      break;
-    case Stream::kModelTransfer:
-      msg = out->mutable_model_transfer();
-      break;
-  }
-  if (type == ContentType::kJson) {
-    RETURN_IF_ERROR(CheckJsonDepth(payload, limits.max_json_depth));
-    RETURN_IF_ERROR(ParseJson(payload, msg, info));
-  } else {
-    // Binary protobuf: nesting is bounded by the schema (no recursive
-    // messages), sizes by max_record_bytes.
-    if (!msg->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-      return absl::InvalidArgumentError("invalid protobuf");
-    }
-    if (info && !msg->GetReflection()->GetUnknownFields(*msg).empty()) {
-      info->had_unknown_fields = true;
-    }
-  }
-  return ValidateEvent(*out, limits);
-}
+namespace {
 
-absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits, Event* out,
-                              DecodeInfo* info) {
-  if (line.size() > limits.max_record_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "line of ", line.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
-  }
-  out->Clear();
-  RETURN_IF_ERROR(CheckJsonDepth(line, limits.max_json_depth + 1));
-  RETURN_IF_ERROR(ParseJson(line, out, info));
-  if (out->kind_case() == Event::KIND_NOT_SET) {
-    return absl::InvalidArgumentError(
-        "line must wrap the event: {\"trade\": ...}, {\"cloud_usage\": ...} or "
-        "{\"model_transfer\": ...}");
-  }
-  return ValidateEvent(*out, limits);
-}
-
-absl::Status ValidateEvent(const Event& event, const DecodeLimits& limits) {
-  RETURN_IF_ERROR(CheckShape(event, limits, ""));
+// ValidateEvent's checks but the shapes (CheckShape), which the fast JSON
+// decoder enforces while it decodes.
+absl::Status ValidateContents(const Event& event) {
   switch (event.kind_case()) {
     case Event::kTrade:
       return ValidateTrade(event.trade());
@@ -402,6 +353,125 @@ absl::Status ValidateEvent(const Event& event, const DecodeLimits& limits) {
       break;
   }
   return absl::InvalidArgumentError("no event");
+}
+
+// One per thread: it keeps its parser's buffers between records.
+SimdjsonEventDecoder& ThreadDecoder() {
+  thread_local SimdjsonEventDecoder decoder;
+  return decoder;
+}
+
+absl::Status CheckRecord(absl::string_view payload, const DecodeLimits& limits) {
+  if (payload.size() > limits.max_record_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record of ", payload.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
+  }
+  if (payload.empty()) return absl::InvalidArgumentError("empty record");
+  return absl::OkStatus();
+}
+
+google::protobuf::Message* MemberOf(Stream stream, Event* out) {
+  switch (stream) {
+    case Stream::kTrade:
+      return out->mutable_trade();
+    case Stream::kCloudUsage:
+      return out->mutable_cloud_usage();
+    case Stream::kModelTransfer:
+      return out->mutable_model_transfer();
+  }
+  return out->mutable_trade();
+}
+
+absl::Status CheckWrapped(const Event& event) {
+  if (event.kind_case() == Event::KIND_NOT_SET) {
+    return absl::InvalidArgumentError(
+        "line must wrap the event: {\"trade\": ...}, {\"cloud_usage\": ...} or "
+        "{\"model_transfer\": ...}");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payload,
+                         const DecodeLimits& limits, Event* out, DecodeInfo* info) {
+  RETURN_IF_ERROR(CheckRecord(payload, limits));
+  if (type == ContentType::kJson) {
+    bool unknown = false;
+    absl::Status s = ThreadDecoder().Decode(SimdjsonEventDecoder::RootOf(stream), payload, limits,
+                                            out, &unknown);
+    if (s.ok()) {
+      if (info && unknown) info->had_unknown_fields = true;
+      return ValidateContents(*out);
+    }
+    if (s.code() != absl::StatusCode::kUnimplemented) return s;
+    if (info) info->json_fallback = true;
+    return DecodeEventProtobufJson(stream, payload, limits, out, info);
+  }
+  out->Clear();
+  google::protobuf::Message* msg = MemberOf(stream, out);
+  // Binary protobuf: nesting is bounded by the schema (no recursive
+  // messages), sizes by max_record_bytes.
+  if (!msg->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::InvalidArgumentError("invalid protobuf");
+  }
+  if (info && !msg->GetReflection()->GetUnknownFields(*msg).empty()) {
+    info->had_unknown_fields = true;
+  }
+  return ValidateEvent(*out, limits);
+}
+
+absl::Status DecodeEventProtobufJson(Stream stream, absl::string_view payload,
+                                     const DecodeLimits& limits, Event* out, DecodeInfo* info) {
+  RETURN_IF_ERROR(CheckRecord(payload, limits));
+  out->Clear();
+  google::protobuf::Message* msg = MemberOf(stream, out);
+  RETURN_IF_ERROR(CheckJsonDepth(payload, limits.max_json_depth));
+  RETURN_IF_ERROR(ParseJson(payload, msg, info));
+  return ValidateEvent(*out, limits);
+}
+
+absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits, Event* out,
+                              DecodeInfo* info) {
+  if (line.size() > limits.max_record_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line of ", line.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
+  }
+  bool unknown = false;
+  absl::Status s =
+      ThreadDecoder().Decode(SimdjsonEventDecoder::Root::kEvent, line, limits, out, &unknown);
+  if (s.ok()) {
+    RETURN_IF_ERROR(CheckWrapped(*out));
+    if (info && unknown) info->had_unknown_fields = true;
+    return ValidateContents(*out);
+  }
+  if (s.code() != absl::StatusCode::kUnimplemented) return s;
+  if (info) info->json_fallback = true;
+  return DecodeReplayLineProtobufJson(line, limits, out, info);
+}
+
+absl::Status DecodeReplayLineProtobufJson(absl::string_view line, const DecodeLimits& limits,
+                                          Event* out, DecodeInfo* info) {
+  if (line.size() > limits.max_record_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line of ", line.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
+  }
+  out->Clear();
+  RETURN_IF_ERROR(CheckJsonDepth(line, limits.max_json_depth + 1));
+  RETURN_IF_ERROR(ParseJson(line, out, info));
+  RETURN_IF_ERROR(CheckWrapped(*out));
+  return ValidateEvent(*out, limits);
+}
+
+absl::Status ProtobufJsonToMessage(absl::string_view json, int max_depth,
+                                   google::protobuf::Message* msg, DecodeInfo* info) {
+  RETURN_IF_ERROR(CheckJsonDepth(json, max_depth));
+  return ParseJson(json, msg, info);
+}
+
+absl::Status ValidateEvent(const Event& event, const DecodeLimits& limits) {
+  RETURN_IF_ERROR(CheckShape(event, limits, ""));
+  return ValidateContents(event);
 }
 
 absl::string_view EventId(const Event& event) {
