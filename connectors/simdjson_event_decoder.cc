@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -76,16 +77,55 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
+// Members of Event's oneof kept for reuse: cleared, they keep their strings
+// and repeated elements, so that decoding allocates less (a processor
+// decodes every record into one Event). Their singular sub-messages (Party,
+// Payment...) are not kept: protobuf 3.21's Clear() deletes them.
+struct Spares {
+  std::unique_ptr<v1::TradeEvent> trade;
+  std::unique_ptr<v1::CloudUsageEvent> cloud_usage;
+  std::unique_ptr<v1::ModelTransferEvent> model_transfer;
+
+  // Moves out's member, if any, here and clears *out.
+  void Stash(v1::Event* out) {
+    switch (out->kind_case()) {
+      case v1::Event::kTrade:
+        trade.reset(out->release_trade());
+        break;
+      case v1::Event::kCloudUsage:
+        cloud_usage.reset(out->release_cloud_usage());
+        break;
+      case v1::Event::kModelTransfer:
+        model_transfer.reset(out->release_model_transfer());
+        break;
+      case v1::Event::KIND_NOT_SET:
+        break;
+    }
+    out->Clear();
+  }
+
+  // Sets out's member from the spare (cleared) or a new one.
+  template <typename M>
+  static M* Install(v1::Event* out, std::unique_ptr<M>& spare,
+                    void (v1::Event::*set_allocated)(M*)) {
+    M* m = spare != nullptr ? spare.release() : new M();
+    m->Clear();
+    (out->*set_allocated)(m);
+    return m;
+  }
+};
+
 // State of one Decode() call: limits, findings, the path to the current
 // field (rendered only for an error) and the failure.
 class Ctx {
  public:
   enum class Failure { kNone, kInvalid, kUnsupported };
 
-  Ctx(const DecodeLimits& limits, absl::string_view shape_root, int max_nesting)
-      : limits_(limits), shape_root_(shape_root), max_nesting_(max_nesting) {}
+  Ctx(const DecodeLimits& limits, absl::string_view shape_root, int max_nesting, Spares* spares)
+      : limits_(limits), shape_root_(shape_root), max_nesting_(max_nesting), spares_(spares) {}
 
   const DecodeLimits& limits() const { return limits_; }
+  Spares& spares() { return *spares_; }
 
   // Around every object and array. Deeper than the limit, the record is
   // handed over, for the reference's own message.
@@ -174,6 +214,7 @@ class Ctx {
   const DecodeLimits& limits_;
   const absl::string_view shape_root_;
   const int max_nesting_;
+  Spares* const spares_;
   int nesting_ = 0;
   Frame frames_[kMaxFrames];
   int depth_ = 0;
@@ -464,7 +505,6 @@ struct MemberFn;
 template <typename C, typename R>
 struct MemberFn<R (C::*)()> {
   using Class = C;
-  using Result = R;
 };
 template <typename C, typename A>
 struct MemberFn<void (C::*)(A)> {
@@ -473,8 +513,6 @@ struct MemberFn<void (C::*)(A)> {
 };
 template <auto kFn>
 using ClassOf = typename MemberFn<decltype(kFn)>::Class;
-template <auto kFn>
-using ResultOf = typename MemberFn<decltype(kFn)>::Result;
 template <auto kFn>
 using ArgOf = typename MemberFn<decltype(kFn)>::Arg;
 
@@ -686,12 +724,20 @@ bool RepeatedMessageField(Ctx& ctx, dom::element v, M* m) {
 }
 
 // A member of Event's oneof `kind`.
-template <auto kMutable>  // Sub* Event::mutable_x()
+template <typename M, std::unique_ptr<M> Spares::*kSpare, void (v1::Event::*kSetAllocated)(M*)>
 bool KindField(Ctx& ctx, dom::element v, v1::Event* m) {
-  if (v.type() == ElementType::OBJECT && m->kind_case() != v1::Event::KIND_NOT_SET) {
-    return ctx.Invalid("only one of trade, cloud_usage, model_transfer may be set");
+  switch (v.type()) {
+    case ElementType::OBJECT:
+      if (m->kind_case() != v1::Event::KIND_NOT_SET) {
+        return ctx.Invalid("only one of trade, cloud_usage, model_transfer may be set");
+      }
+      return DecodeObject(ctx, AsObject(v),
+                          Spares::Install(m, ctx.spares().*kSpare, kSetAllocated));
+    case ElementType::NULL_VALUE:
+      return true;
+    default:
+      return ctx.Invalid(absl::StrCat("expected an object, got ", Kind(v.type())));
   }
-  return MessageField<kMutable>(ctx, v, m);
 }
 
 // The tables. Order: declaration order in events.proto (producers, our own
@@ -857,9 +903,12 @@ absl::Span<const Field<ModelTransferEvent>> FieldsOf<ModelTransferEvent>() {
 template <>
 absl::Span<const Field<Event>> FieldsOf<Event>() {
   static constexpr Field<Event> kFields[] = {
-      {"trade", "trade", &KindField<&Event::mutable_trade>},
-      {"cloud_usage", "cloudUsage", &KindField<&Event::mutable_cloud_usage>},
-      {"model_transfer", "modelTransfer", &KindField<&Event::mutable_model_transfer>},
+      {"trade", "trade", &KindField<TradeEvent, &Spares::trade, &Event::set_allocated_trade>},
+      {"cloud_usage", "cloudUsage",
+       &KindField<CloudUsageEvent, &Spares::cloud_usage, &Event::set_allocated_cloud_usage>},
+      {"model_transfer", "modelTransfer",
+       &KindField<ModelTransferEvent, &Spares::model_transfer,
+                  &Event::set_allocated_model_transfer>},
   };
   return kFields;
 }
@@ -890,7 +939,7 @@ class SimdjsonEventDecoder::Impl {
  public:
   absl::Status Decode(Root root, absl::string_view json, const DecodeLimits& limits, v1::Event* out,
                       bool* had_unknown_fields) {
-    out->Clear();
+    spares_.Stash(out);
     // simdjson reads up to SIMDJSON_PADDING bytes past the end.
     const size_t needed = json.size() + simdjson::SIMDJSON_PADDING;
     if (buffer_.size() < needed) buffer_.resize(std::max(needed, 2 * buffer_.size()));
@@ -919,22 +968,27 @@ class SimdjsonEventDecoder::Impl {
     bool ok = false;
     switch (root) {
       case Root::kTrade: {
-        Ctx ctx(limits, "trade", max_nesting);
-        ok = DecodeObject(ctx, obj, out->mutable_trade());
+        Ctx ctx(limits, "trade", max_nesting, &spares_);
+        ok = DecodeObject(ctx, obj,
+                          Spares::Install(out, spares_.trade, &v1::Event::set_allocated_trade));
         return Finish(ctx, ok, limits, had_unknown_fields);
       }
       case Root::kCloudUsage: {
-        Ctx ctx(limits, "cloud_usage", max_nesting);
-        ok = DecodeObject(ctx, obj, out->mutable_cloud_usage());
+        Ctx ctx(limits, "cloud_usage", max_nesting, &spares_);
+        ok = DecodeObject(
+            ctx, obj,
+            Spares::Install(out, spares_.cloud_usage, &v1::Event::set_allocated_cloud_usage));
         return Finish(ctx, ok, limits, had_unknown_fields);
       }
       case Root::kModelTransfer: {
-        Ctx ctx(limits, "model_transfer", max_nesting);
-        ok = DecodeObject(ctx, obj, out->mutable_model_transfer());
+        Ctx ctx(limits, "model_transfer", max_nesting, &spares_);
+        ok = DecodeObject(
+            ctx, obj,
+            Spares::Install(out, spares_.model_transfer, &v1::Event::set_allocated_model_transfer));
         return Finish(ctx, ok, limits, had_unknown_fields);
       }
       case Root::kEvent: {
-        Ctx ctx(limits, "", max_nesting);
+        Ctx ctx(limits, "", max_nesting, &spares_);
         ok = DecodeObject(ctx, obj, out);
         return Finish(ctx, ok, limits, had_unknown_fields);
       }
@@ -956,6 +1010,7 @@ class SimdjsonEventDecoder::Impl {
 
   dom::parser parser_;
   std::vector<char> buffer_;
+  Spares spares_;
 };
 
 SimdjsonEventDecoder::Root SimdjsonEventDecoder::RootOf(Stream stream) {

@@ -29,9 +29,12 @@
 //   years 1-9999 (ValidateEvent does it).
 // - a repeated field given a single value (not an array) holds that one
 //   element.
-// - the record's limits (`DecodeLimits`) are enforced while decoding:
-//   nesting by simdjson (the same depth as event_codec.cc's pre-scan),
-//   string sizes and element counts with CheckShape's messages.
+// - the record's limits (`DecodeLimits`) are enforced while decoding, so
+//   that DecodeEvent can skip ValidateEvent's reflection walk (CheckShape):
+//   nesting exactly as the reference's pre-scan counts it, string sizes and
+//   element counts with CheckShape's messages (reported once the whole
+//   record is known to need no hand-over: a field given twice could change
+//   the answer). Numbers are finite: JSON has no others.
 //
 // Forms that protobuf's mapping treats in ways this decoder does not mirror
 // are answered with UNIMPLEMENTED, and the caller decodes that record with
@@ -42,7 +45,8 @@
 //   so that the reference's error message is the one reported;
 // - a field given twice (the reference merges messages, concatenates
 //   repeated fields, keeps the last scalar, rejects a second oneof member);
-// - an empty key; a root that is not an object;
+// - an empty key; a root that is not an object; many unknown fields in one
+//   object (over 16) or a large object inside one (over 64 keys);
 // - a string for a double or bool field (protobuf reads it with strtod /
 //   safe_strtob, e.g. "0x10", "Infinity", "yes");
 // - a Timestamp written as an object (`{"seconds": 1}`);
@@ -50,7 +54,13 @@
 // - with unknown fields present, anything the reference's retry (which
 //   round-trips the document through google.protobuf.Value, i.e. doubles)
 //   reads differently: integers beyond 2^53 for int64 fields, `-0.0` for
-//   double fields, a duplicated key inside the unknown field, deep nesting.
+//   double fields, an unknown key given twice or a duplicated key inside an
+//   unknown field (its re-parse rejects them), deep nesting. (With unknown
+//   fields and one field spelled both ways, `event_id` and `eventId`, the
+//   retry is not even deterministic: it re-reads the keys in the order of a
+//   protobuf Map, which varies between instances. Handed over as a field
+//   given twice.)
+// - nesting deeper than the limit, for the reference's message.
 //
 // Memory: the parser and a padded copy of the record are kept between calls
 // and grow to the largest record seen, bounded by

@@ -169,9 +169,7 @@ class Comparer {
       fast = DecodeReplayLine(doc.json, limits, &fast_event, &fast_info);
       ref = DecodeReplayLineProtobufJson(doc.json, limits, &ref_event, &ref_info);
     } else {
-      Stream stream = doc.root == Root::kTrade        ? Stream::kTrade
-                      : doc.root == Root::kCloudUsage ? Stream::kCloudUsage
-                                                      : Stream::kModelTransfer;
+      const Stream stream = StreamOf(doc.root);
       fast = DecodeEvent(stream, ContentType::kJson, doc.json, limits, &fast_event, &fast_info);
       ref = DecodeEventProtobufJson(stream, doc.json, limits, &ref_event, &ref_info);
     }
@@ -181,6 +179,20 @@ class Comparer {
     // order of a protobuf Map, which varies between instances; the fast
     // decoder hands exactly such documents over.)
     if (fast_info.json_fallback) return true;
+    // Decoding into one Event, record after record (as the pipeline does),
+    // gives the same as into a fresh one.
+    absl::Status again;
+    if (doc.root == Root::kEvent) {
+      again = DecodeReplayLine(doc.json, limits, &reused_, nullptr);
+    } else {
+      again =
+          DecodeEvent(StreamOf(doc.root), ContentType::kJson, doc.json, limits, &reused_, nullptr);
+    }
+    if (again.ok() != fast.ok() || (fast.ok() && !Same(reused_, fast_event))) {
+      ADD_FAILURE() << "decode into a reused Event: " << again << " vs " << fast << "\n  "
+                    << reused_.ShortDebugString() << "\n  on " << Excerpt(doc.json);
+      return false;
+    }
     if (fast.ok() != ref.ok()) {
       ADD_FAILURE() << "decode (max_string_bytes " << limits.max_string_bytes << "): fast " << fast
                     << " vs reference " << ref << "\n  on " << Excerpt(doc.json);
@@ -200,6 +212,12 @@ class Comparer {
     return true;
   }
 
+  static Stream StreamOf(Root root) {
+    return root == Root::kTrade        ? Stream::kTrade
+           : root == Root::kCloudUsage ? Stream::kCloudUsage
+                                       : Stream::kModelTransfer;
+  }
+
   static bool Same(const v1::Event& a, const v1::Event& b) {
     // Bytes catch what equality does not: -0.0 against 0, presence.
     return a.SerializeAsString() == b.SerializeAsString() &&
@@ -207,6 +225,7 @@ class Comparer {
   }
 
   SimdjsonEventDecoder fast_;
+  v1::Event reused_;
 };
 
 // ---------------------------------------------------------------------------
