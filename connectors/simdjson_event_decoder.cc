@@ -663,49 +663,55 @@ bool MessageField(Ctx& ctx, dom::element v, ClassOf<kMutable>* m) {
   }
 }
 
-// Calls add(element) for each element of a repeated field's value: the
-// elements of an array, or a single non-array value; nulls are skipped.
+// Calls add(element, index) for each element of a repeated field's value:
+// the elements of an array, or a single non-array value; nulls are skipped
+// (and not counted by the index).
 template <typename Add>
 bool ForEachElement(Ctx& ctx, dom::element v, Add add) {
   switch (v.type()) {
     case ElementType::NULL_VALUE:
       return true;
-    case ElementType::ARRAY:
+    case ElementType::ARRAY: {
       if (!ctx.Enter()) return false;
+      int index = 0;
       for (dom::element e : AsArray(v)) {
         if (e.type() == ElementType::NULL_VALUE) continue;
         if (e.type() == ElementType::ARRAY) return ctx.Unsupported("an array in an array");
-        if (!add(e)) return false;
+        ctx.SetIndex(index);
+        if (!add(e, index++)) return false;
       }
       ctx.Leave();
       ctx.SetIndex(-1);
       return true;
+    }
     default:
-      if (!add(v)) return false;
+      ctx.SetIndex(0);
+      if (!add(v, 0)) return false;
       ctx.SetIndex(-1);
       return true;
   }
 }
 
-// Before adding an element. Past the limit, elements are still decoded (the
-// record is rejected anyway, and its size bounds them).
-template <typename T>
-void CheckRoom(Ctx& ctx, const RepeatedPtrField<T>& field) {
-  if (field.size() < ctx.limits().max_repeated) return;
+// Whether element `index` is to be stored. Past the limit, elements are
+// still decoded (a later form may hand the record over) but not kept: the
+// record is rejected.
+bool Keep(Ctx& ctx, int index) {
+  if (index < ctx.limits().max_repeated) return true;
   ctx.SetIndex(-1);
   ctx.Limit(absl::StrCat("more than ", ctx.limits().max_repeated, " elements"));
+  ctx.SetIndex(index);
+  return false;
 }
 
 // (mutable_x is overloaded, hence the explicit types.)
 template <typename M, RepeatedPtrField<std::string>* (M::*kMutable)()>
 bool RepeatedStringField(Ctx& ctx, dom::element v, M* m) {
   RepeatedPtrField<std::string>* field = (m->*kMutable)();
-  return ForEachElement(ctx, v, [&](dom::element e) {
-    CheckRoom(ctx, *field);
-    ctx.SetIndex(field->size());
+  return ForEachElement(ctx, v, [&](dom::element e, int index) {
+    const bool keep = Keep(ctx, index);  // first: CheckShape counts first
     std::string_view s;
     if (ReadString(ctx, e, &s) != Read::kValue) return false;  // never null here
-    field->Add()->assign(s.data(), s.size());
+    if (keep) field->Add()->assign(s.data(), s.size());
     return true;
   });
 }
@@ -713,13 +719,14 @@ bool RepeatedStringField(Ctx& ctx, dom::element v, M* m) {
 template <typename M, typename Sub, RepeatedPtrField<Sub>* (M::*kMutable)()>
 bool RepeatedMessageField(Ctx& ctx, dom::element v, M* m) {
   auto* field = (m->*kMutable)();
-  return ForEachElement(ctx, v, [&](dom::element e) {
-    CheckRoom(ctx, *field);
-    ctx.SetIndex(field->size());
+  return ForEachElement(ctx, v, [&](dom::element e, int index) {
+    const bool keep = Keep(ctx, index);
     if (e.type() != ElementType::OBJECT) {
       return ctx.Invalid(absl::StrCat("expected an object, got ", Kind(e.type())));
     }
-    return DecodeObject(ctx, AsObject(e), field->Add());
+    if (keep) return DecodeObject(ctx, AsObject(e), field->Add());
+    Sub discarded;
+    return DecodeObject(ctx, AsObject(e), &discarded);
   });
 }
 

@@ -64,7 +64,9 @@
 //
 // Memory: the parser and a padded copy of the record are kept between calls
 // and grow to the largest record seen, bounded by
-// DecodeLimits::max_record_bytes (simdjson needs ~8-16 bytes per input byte).
+// DecodeLimits::max_record_bytes (simdjson needs ~8-16 bytes per input byte);
+// so are the last message of each stream, reused. Elements of a repeated
+// field past max_repeated are checked but not stored.
 //
 // Not thread-safe: one decoder per thread (DecodeEvent keeps one per thread).
 #pragma once

@@ -846,6 +846,38 @@ TEST(JsonEquivalenceTest, MutationFuzz) {
   std::cout << "mutation fuzz: " << t.ToString() << "\n";
 }
 
+// Records near the size limit, built to be expensive or to hit the limits.
+TEST(JsonEquivalenceTest, LargeAndHostileRecords) {
+  const std::string ok = R"("event_id":"x","event_time":"2025-01-01T00:00:00Z")";
+  auto repeat = [](const std::string& item, int n, const std::string& sep = ",") {
+    std::string out;
+    for (int i = 0; i < n; ++i) absl::StrAppend(&out, i ? sep : "", item);
+    return out;
+  };
+  std::string keys;
+  for (int i = 0; i < 20000; ++i) absl::StrAppend(&keys, i ? "," : "", "\"k", i, "\":1");
+  std::string unknown_fields;
+  for (int i = 0; i < 20; ++i) absl::StrAppend(&unknown_fields, ",\"u", i, "\":1");
+  const std::vector<std::string> docs = {
+      "{" + ok + R"(,"items":[{"chip_model":"A","quantity":1,"serials":[)" +
+          repeat("\"SN-0001\"", 10001) + "]}]}",
+      "{" + ok + R"(,"route":[)" + repeat(R"({"country":"US","role":"TRANSIT"})", 12000) + "]}",
+      "{" + ok + R"(,"route":[)" + repeat(R"({"country":"US","role":"TRANSIT"})", 10000) + "]}",
+      "{" + ok + R"(,"zzz":[)" + repeat("{}", 100000) + "]}",
+      "{" + ok + R"(,"zzz":{)" + keys + "}}",
+      "{" + ok + unknown_fields + "}",
+      "{" + ok + R"(,"source":")" + std::string(800000, 'x') + "\"}",
+      "{" + ok + R"(,"x":)" + std::string(50000, '[') + std::string(50000, ']') + "}",
+      "{" + ok + R"(,"x":)" + repeat("[", 17, "") + repeat("]", 17, "") + "}",
+      "{" + ok + R"(,"items":[)" +
+          repeat(R"({"quantity":"1","chip_model":"A","serials":null})", 9000) + "]}",
+  };
+  Comparer c;
+  Tally t;
+  for (const std::string& json : docs) EXPECT_TRUE(c.Compare({Root::kTrade, json}, &t));
+  std::cout << "large: " << t.ToString() << "\n";
+}
+
 // Messages: the fast decoder names the field; limits read as CheckShape's.
 TEST(JsonEquivalenceTest, ErrorsNameTheField) {
   const std::string ok = R"("event_id":"x","event_time":"2025-01-01T00:00:00Z")";
