@@ -4,6 +4,8 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_package(RocksDB CONFIG REQUIRED)
+# libsimdjson-dev (3.0.1) ships a CMake package: target simdjson::simdjson.
+find_package(simdjson CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc icu-i18n)

@@ -1,12 +1,13 @@
 #include "connectors/event_codec.h"
 
+#include <bitset>
 #include <cmath>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "common/status_macros.h"
+#include "connectors/simdjson_event_decoder.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/struct.pb.h"
@@ -34,15 +35,16 @@ constexpr absl::string_view kCountries =
     "TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI "
     "VN VU WF WS XK YE YT ZA ZM ZW";
 
-const absl::flat_hash_set<absl::string_view>& CountrySet() {
-  static const auto* set = [] {
-    auto* s = new absl::flat_hash_set<absl::string_view>();
+// kCountries as a 26 x 26 table.
+const std::bitset<26 * 26>& CountryTable() {
+  static const auto* table = [] {
+    auto* t = new std::bitset<26 * 26>();
     for (size_t i = 0; i + 2 <= kCountries.size(); i += 3) {
-      s->insert(kCountries.substr(i, 2));
+      t->set((kCountries[i] - 'A') * 26 + (kCountries[i + 1] - 'A'));
     }
-    return s;
+    return t;
   }();
-  return *set;
+  return *table;
 }
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
@@ -166,48 +168,80 @@ absl::Status CheckEnvelope(const std::string& event_id, bool has_time,
   return CheckTime("event_time", t);
 }
 
-absl::Status CheckParty(absl::string_view field, const Party& p) {
-  if (p.entity_id().empty() && p.name().empty()) {
-    return Invalid(field, "a party needs entity_id or name");
-  }
-  RETURN_IF_ERROR(CheckCountry(absl::StrCat(field, ".country"), p.country()));
-  RETURN_IF_ERROR(CheckCountry(absl::StrCat(field, ".hq_country"), p.hq_country()));
-  RETURN_IF_ERROR(CheckCountry(absl::StrCat(field, ".ultimate_parent_hq_country"),
-                               p.ultimate_parent_hq_country()));
-  if (!p.incorporated_on().empty()) {
-    absl::CivilDay day;
-    if (p.incorporated_on().size() != 10 || !absl::ParseCivilTime(p.incorporated_on(), &day)) {
-      return Invalid(absl::StrCat(field, ".incorporated_on"), "not a YYYY-MM-DD date");
+// What CheckCountry accepts, without building the field's name.
+bool CountryOk(const std::string& code, bool required = false) {
+  return code.empty() ? !required : IsIsoCountry(code);
+}
+
+// Ten characters that absl::ParseCivilTime reads as a day. It also takes
+// other spellings (a sign, spaces: strtoll reads the year); the common one,
+// a valid date in digits, is answered without it.
+bool IsDate(const std::string& s) {
+  if (s.size() != 10) return false;
+  auto digits = [&](size_t from, size_t n) {
+    int v = 0;
+    for (size_t i = from; i < from + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      v = v * 10 + (s[i] - '0');
     }
+    return v;
+  };
+  const int y = digits(0, 4), m = digits(5, 2), d = digits(8, 2);
+  if (y >= 0 && m >= 1 && m <= 12 && d >= 1 && s[4] == '-' && s[7] == '-') {
+    static constexpr int kDays[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = y % 400 == 0 || (y % 4 == 0 && y % 100 != 0);
+    if (d <= kDays[m] + (m == 2 && leap ? 1 : 0)) return true;
+  }
+  absl::CivilDay day;
+  return absl::ParseCivilTime(s, &day);
+}
+
+// `field`, or `field[index]` for index >= 0. Field names are built only for
+// an error: this runs for every event.
+absl::Status CheckParty(absl::string_view field, int index, const Party& p) {
+  auto name = [&](absl::string_view sub) {
+    std::string n = index < 0 ? std::string(field) : absl::StrCat(field, "[", index, "]");
+    return sub.empty() ? n : absl::StrCat(n, ".", sub);
+  };
+  if (p.entity_id().empty() && p.name().empty()) {
+    return Invalid(name(""), "a party needs entity_id or name");
+  }
+  if (!CountryOk(p.country())) return CheckCountry(name("country"), p.country());
+  if (!CountryOk(p.hq_country())) return CheckCountry(name("hq_country"), p.hq_country());
+  if (!CountryOk(p.ultimate_parent_hq_country())) {
+    return CheckCountry(name("ultimate_parent_hq_country"), p.ultimate_parent_hq_country());
+  }
+  if (!p.incorporated_on().empty() && !IsDate(p.incorporated_on())) {
+    return Invalid(name("incorporated_on"), "not a YYYY-MM-DD date");
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateTrade(const TradeEvent& e) {
   RETURN_IF_ERROR(CheckEnvelope(e.event_id(), e.has_event_time(), e.event_time()));
-  if (e.has_exporter()) RETURN_IF_ERROR(CheckParty("exporter", e.exporter()));
-  if (e.has_purchaser()) RETURN_IF_ERROR(CheckParty("purchaser", e.purchaser()));
+  if (e.has_exporter()) RETURN_IF_ERROR(CheckParty("exporter", -1, e.exporter()));
+  if (e.has_purchaser()) RETURN_IF_ERROR(CheckParty("purchaser", -1, e.purchaser()));
   if (e.has_ultimate_consignee()) {
-    RETURN_IF_ERROR(CheckParty("ultimate_consignee", e.ultimate_consignee()));
+    RETURN_IF_ERROR(CheckParty("ultimate_consignee", -1, e.ultimate_consignee()));
   }
-  if (e.has_end_user()) RETURN_IF_ERROR(CheckParty("end_user", e.end_user()));
+  if (e.has_end_user()) RETURN_IF_ERROR(CheckParty("end_user", -1, e.end_user()));
   for (int i = 0; i < e.intermediate_consignees_size(); ++i) {
-    RETURN_IF_ERROR(
-        CheckParty(absl::StrCat("intermediate_consignees[", i, "]"), e.intermediate_consignees(i)));
+    RETURN_IF_ERROR(CheckParty("intermediate_consignees", i, e.intermediate_consignees(i)));
   }
   RETURN_IF_ERROR(CheckCountry("destination_country", e.destination_country()));
   for (int i = 0; i < e.route_size(); ++i) {
-    RETURN_IF_ERROR(CheckCountry(absl::StrCat("route[", i, "].country"), e.route(i).country(),
-                                 /*required=*/true));
+    if (!CountryOk(e.route(i).country(), /*required=*/true)) {
+      return CheckCountry(absl::StrCat("route[", i, "].country"), e.route(i).country(),
+                          /*required=*/true);
+    }
   }
   for (int i = 0; i < e.items_size(); ++i) {
     const auto& item = e.items(i);
     if (item.quantity() <= 0) {
       return Invalid(absl::StrCat("items[", i, "].quantity"), "must be a positive integer");
     }
-    if (item.has_tpp_per_unit()) {
-      RETURN_IF_ERROR(
-          CheckNonNegative(absl::StrCat("items[", i, "].tpp_per_unit"), item.tpp_per_unit()));
+    if (item.has_tpp_per_unit() && item.tpp_per_unit() < 0) {
+      return CheckNonNegative(absl::StrCat("items[", i, "].tpp_per_unit"), item.tpp_per_unit());
     }
     if (item.chip_model().empty() && !item.has_tpp_per_unit()) {
       return Invalid(absl::StrCat("items[", i, "]"), "needs chip_model or tpp_per_unit");
@@ -225,7 +259,7 @@ absl::Status ValidateTrade(const TradeEvent& e) {
 absl::Status ValidateCloud(const CloudUsageEvent& e) {
   RETURN_IF_ERROR(CheckEnvelope(e.event_id(), e.has_event_time(), e.event_time()));
   RETURN_IF_ERROR(CheckCountry("datacenter_country", e.datacenter_country()));
-  if (e.has_tenant()) RETURN_IF_ERROR(CheckParty("tenant", e.tenant()));
+  if (e.has_tenant()) RETURN_IF_ERROR(CheckParty("tenant", -1, e.tenant()));
   if (e.accelerator_count() < 0) return Invalid("accelerator_count", "must be >= 0");
   if (e.has_gpu_hours()) RETURN_IF_ERROR(CheckNonNegative("gpu_hours", e.gpu_hours()));
   RETURN_IF_ERROR(CheckNonNegative("measured_ops", e.measured_ops()));
@@ -243,8 +277,8 @@ absl::Status ValidateModel(const ModelTransferEvent& e) {
   RETURN_IF_ERROR(CheckNonNegative("training_ops", e.training_ops()));
   RETURN_IF_ERROR(CheckCountry("source_country", e.source_country()));
   RETURN_IF_ERROR(CheckCountry("destination_country", e.destination_country()));
-  if (e.has_source_org()) RETURN_IF_ERROR(CheckParty("source_org", e.source_org()));
-  if (e.has_recipient()) RETURN_IF_ERROR(CheckParty("recipient", e.recipient()));
+  if (e.has_source_org()) RETURN_IF_ERROR(CheckParty("source_org", -1, e.source_org()));
+  if (e.has_recipient()) RETURN_IF_ERROR(CheckParty("recipient", -1, e.recipient()));
   return absl::OkStatus();
 }
 
@@ -321,7 +355,8 @@ absl::string_view StreamName(Stream stream) {
 }
 
 bool IsIsoCountry(absl::string_view code) {
-  return code.size() == 2 && CountrySet().contains(code);
+  return code.size() == 2 && code[0] >= 'A' && code[0] <= 'Z' && code[1] >= 'A' && code[1] <= 'Z' &&
+         CountryTable()[(code[0] - 'A') * 26 + (code[1] - 'A')];
 }
 
 absl::StatusOr<ContentType> ParseContentType(absl::string_view header) {
@@ -336,61 +371,11 @@ absl::StatusOr<ContentType> ParseContentType(absl::string_view header) {
                                                  "' (application/json or application/x-protobuf)"));
 }
 
-absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payload,
-                         const DecodeLimits& limits, Event* out, DecodeInfo* info) {
-  if (payload.size() > limits.max_record_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record of ", payload.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
-  }
-  if (payload.empty()) return absl::InvalidArgumentError("empty record");
-  out->Clear();
-  google::protobuf::Message* msg = nullptr;
-  switch (stream) {
-    case Stream::kTrade:
-      msg = out->mutable_trade();
-      break;
-    case Stream::kCloudUsage:
-      msg = out->mutable_cloud_usage();
-      break;
-    case Stream::kModelTransfer:
-      msg = out->mutable_model_transfer();
-      break;
-  }
-  if (type == ContentType::kJson) {
-    RETURN_IF_ERROR(CheckJsonDepth(payload, limits.max_json_depth));
-    RETURN_IF_ERROR(ParseJson(payload, msg, info));
-  } else {
-    // Binary protobuf: nesting is bounded by the schema (no recursive
-    // messages), sizes by max_record_bytes.
-    if (!msg->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-      return absl::InvalidArgumentError("invalid protobuf");
-    }
-    if (info && !msg->GetReflection()->GetUnknownFields(*msg).empty()) {
-      info->had_unknown_fields = true;
-    }
-  }
-  return ValidateEvent(*out, limits);
-}
+namespace {
 
-absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits, Event* out,
-                              DecodeInfo* info) {
-  if (line.size() > limits.max_record_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "line of ", line.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
-  }
-  out->Clear();
-  RETURN_IF_ERROR(CheckJsonDepth(line, limits.max_json_depth + 1));
-  RETURN_IF_ERROR(ParseJson(line, out, info));
-  if (out->kind_case() == Event::KIND_NOT_SET) {
-    return absl::InvalidArgumentError(
-        "line must wrap the event: {\"trade\": ...}, {\"cloud_usage\": ...} or "
-        "{\"model_transfer\": ...}");
-  }
-  return ValidateEvent(*out, limits);
-}
-
-absl::Status ValidateEvent(const Event& event, const DecodeLimits& limits) {
-  RETURN_IF_ERROR(CheckShape(event, limits, ""));
+// ValidateEvent's checks but the shapes (CheckShape), which the fast JSON
+// decoder enforces while it decodes.
+absl::Status ValidateContents(const Event& event) {
   switch (event.kind_case()) {
     case Event::kTrade:
       return ValidateTrade(event.trade());
@@ -402,6 +387,125 @@ absl::Status ValidateEvent(const Event& event, const DecodeLimits& limits) {
       break;
   }
   return absl::InvalidArgumentError("no event");
+}
+
+// One per thread: it keeps its parser's buffers between records.
+SimdjsonEventDecoder& ThreadDecoder() {
+  thread_local SimdjsonEventDecoder decoder;
+  return decoder;
+}
+
+absl::Status CheckRecord(absl::string_view payload, const DecodeLimits& limits) {
+  if (payload.size() > limits.max_record_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record of ", payload.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
+  }
+  if (payload.empty()) return absl::InvalidArgumentError("empty record");
+  return absl::OkStatus();
+}
+
+google::protobuf::Message* MemberOf(Stream stream, Event* out) {
+  switch (stream) {
+    case Stream::kTrade:
+      return out->mutable_trade();
+    case Stream::kCloudUsage:
+      return out->mutable_cloud_usage();
+    case Stream::kModelTransfer:
+      return out->mutable_model_transfer();
+  }
+  return out->mutable_trade();
+}
+
+absl::Status CheckWrapped(const Event& event) {
+  if (event.kind_case() == Event::KIND_NOT_SET) {
+    return absl::InvalidArgumentError(
+        "line must wrap the event: {\"trade\": ...}, {\"cloud_usage\": ...} or "
+        "{\"model_transfer\": ...}");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payload,
+                         const DecodeLimits& limits, Event* out, DecodeInfo* info) {
+  RETURN_IF_ERROR(CheckRecord(payload, limits));
+  if (type == ContentType::kJson) {
+    bool unknown = false;
+    absl::Status s = ThreadDecoder().Decode(SimdjsonEventDecoder::RootOf(stream), payload, limits,
+                                            out, &unknown);
+    if (s.ok()) {
+      if (info && unknown) info->had_unknown_fields = true;
+      return ValidateContents(*out);
+    }
+    if (s.code() != absl::StatusCode::kUnimplemented) return s;
+    if (info) info->json_fallback = true;
+    return DecodeEventProtobufJson(stream, payload, limits, out, info);
+  }
+  out->Clear();
+  google::protobuf::Message* msg = MemberOf(stream, out);
+  // Binary protobuf: nesting is bounded by the schema (no recursive
+  // messages), sizes by max_record_bytes.
+  if (!msg->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::InvalidArgumentError("invalid protobuf");
+  }
+  if (info && !msg->GetReflection()->GetUnknownFields(*msg).empty()) {
+    info->had_unknown_fields = true;
+  }
+  return ValidateEvent(*out, limits);
+}
+
+absl::Status DecodeEventProtobufJson(Stream stream, absl::string_view payload,
+                                     const DecodeLimits& limits, Event* out, DecodeInfo* info) {
+  RETURN_IF_ERROR(CheckRecord(payload, limits));
+  out->Clear();
+  google::protobuf::Message* msg = MemberOf(stream, out);
+  RETURN_IF_ERROR(CheckJsonDepth(payload, limits.max_json_depth));
+  RETURN_IF_ERROR(ParseJson(payload, msg, info));
+  return ValidateEvent(*out, limits);
+}
+
+absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits, Event* out,
+                              DecodeInfo* info) {
+  if (line.size() > limits.max_record_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line of ", line.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
+  }
+  bool unknown = false;
+  absl::Status s =
+      ThreadDecoder().Decode(SimdjsonEventDecoder::Root::kEvent, line, limits, out, &unknown);
+  if (s.ok()) {
+    RETURN_IF_ERROR(CheckWrapped(*out));
+    if (info && unknown) info->had_unknown_fields = true;
+    return ValidateContents(*out);
+  }
+  if (s.code() != absl::StatusCode::kUnimplemented) return s;
+  if (info) info->json_fallback = true;
+  return DecodeReplayLineProtobufJson(line, limits, out, info);
+}
+
+absl::Status DecodeReplayLineProtobufJson(absl::string_view line, const DecodeLimits& limits,
+                                          Event* out, DecodeInfo* info) {
+  if (line.size() > limits.max_record_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "line of ", line.size(), " bytes exceeds the limit of ", limits.max_record_bytes));
+  }
+  out->Clear();
+  RETURN_IF_ERROR(CheckJsonDepth(line, limits.max_json_depth + 1));
+  RETURN_IF_ERROR(ParseJson(line, out, info));
+  RETURN_IF_ERROR(CheckWrapped(*out));
+  return ValidateEvent(*out, limits);
+}
+
+absl::Status ProtobufJsonToMessage(absl::string_view json, int max_depth,
+                                   google::protobuf::Message* msg, DecodeInfo* info) {
+  RETURN_IF_ERROR(CheckJsonDepth(json, max_depth));
+  return ParseJson(json, msg, info);
+}
+
+absl::Status ValidateEvent(const Event& event, const DecodeLimits& limits) {
+  RETURN_IF_ERROR(CheckShape(event, limits, ""));
+  return ValidateContents(event);
 }
 
 absl::string_view EventId(const Event& event) {

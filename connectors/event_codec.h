@@ -1,9 +1,14 @@
 // Decoding and validation of input records (shared/contract/EVENTS.md).
 //
 // Everything here treats its input as hostile: sizes and nesting are checked
-// before the parser sees the bytes, every field the contract constrains is
-// validated, and every failure is an INVALID_ARGUMENT whose message is the
-// reason written on the dead letter.
+// before the parser sees the bytes (or by it, for simdjson), every field the
+// contract constrains is validated, and every failure is an INVALID_ARGUMENT
+// whose message is the reason written on the dead letter.
+//
+// JSON is decoded by SimdjsonEventDecoder (simdjson_event_decoder.h), which
+// has exactly the semantics of protobuf's JSON mapping and hands the few
+// forms it does not mirror to that mapping (the *ProtobufJson functions
+// below, also the reference its tests compare it with).
 #pragma once
 
 #include <cstddef>
@@ -41,6 +46,9 @@ struct DecodeLimits {
 struct DecodeInfo {
   // The record carried fields the schema does not know (ignored, counted).
   bool had_unknown_fields = false;
+  // JSON only: the record used a form the fast decoder leaves to protobuf's
+  // JSON mapping, which decoded it (see simdjson_event_decoder.h).
+  bool json_fallback = false;
 };
 
 // `header` is the record's content-type header; empty means JSON.
@@ -56,6 +64,24 @@ struct DecodeInfo {
 // | {"model_transfer": ...}, and validates it.
 [[nodiscard]] absl::Status DecodeReplayLine(absl::string_view line, const DecodeLimits& limits,
                                             v1::Event* out, DecodeInfo* info);
+
+// The same, with protobuf's JSON mapping (JsonStringToMessage after a depth
+// pre-scan; unknown fields removed and counted by a retry) instead of the
+// fast decoder: same results, several times slower. The fast decoder's
+// fallback, and the reference of its tests and benchmarks.
+[[nodiscard]] absl::Status DecodeEventProtobufJson(Stream stream, absl::string_view payload,
+                                                   const DecodeLimits& limits, v1::Event* out,
+                                                   DecodeInfo* info);
+[[nodiscard]] absl::Status DecodeReplayLineProtobufJson(absl::string_view line,
+                                                        const DecodeLimits& limits, v1::Event* out,
+                                                        DecodeInfo* info);
+
+// protobuf's JSON mapping alone, as the *ProtobufJson functions use it:
+// nesting pre-scan (max_depth levels), JsonStringToMessage, unknown fields
+// removed and counted (info->had_unknown_fields) by a retry. No other limit,
+// no validation. For the fast decoder's tests.
+[[nodiscard]] absl::Status ProtobufJsonToMessage(absl::string_view json, int max_depth,
+                                                 google::protobuf::Message* msg, DecodeInfo* info);
 
 // Validates a decoded event against the contract.
 [[nodiscard]] absl::Status ValidateEvent(const v1::Event& event, const DecodeLimits& limits);

@@ -1,7 +1,10 @@
 #include "connectors/event_codec.h"
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
 #include "tests/common/test_util.h"
 
@@ -149,6 +152,29 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"HugeRecord", "{" + kOk + R"(,"x":")" + std::string(10 << 20, 'a') + "\"}",
                 "exceeds the limit"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+// The date check has a fast path; it must answer as absl::ParseCivilTime.
+TEST(EventCodecTest, IncorporatedOnIsADayAsAbslReadsIt) {
+  std::vector<std::string> dates;
+  for (int y : {0, 1, 4, 100, 400, 1582, 1900, 1970, 1999, 2000, 2023, 2024, 2100, 2400, 9999}) {
+    for (int m = 0; m <= 13; ++m) {
+      for (int d = 0; d <= 32; ++d) dates.push_back(absl::StrFormat("%04d-%02d-%02d", y, m, d));
+    }
+  }
+  for (const char* odd : {"+023-01-01", "-023-01-01", " 2023-1-01", "2023-1-1  ", "2023/01/01",
+                          "20230-1-01", "2023-01-1 ", "0x23-01-01", "2023-01-01T", "2023-01-01"}) {
+    dates.push_back(odd);
+  }
+  for (const std::string& date : dates) {
+    absl::CivilDay day;
+    const bool want = date.size() == 10 && absl::ParseCivilTime(date, &day);
+    EXPECT_EQ(
+        DecodeTrade("{" + kOk + R"(,"purchaser":{"name":"a","incorporated_on":")" + date + "\"}}")
+            .ok(),
+        want)
+        << date;
+  }
+}
 
 TEST(EventCodecTest, ProtobufTimesOutOfRangeAreRejected) {
   v1::TradeEvent t;
