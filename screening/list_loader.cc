@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <utility>
@@ -11,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -661,6 +663,83 @@ absl::StatusOr<LoadedList> LoadOfacSdn(const OfacFiles& files, const LoadOptions
     out.reports.push_back(rep.Take());
   }
   return out;
+}
+
+namespace {
+
+enum class ListForm { kCslJson, kCslCsv, kOther };
+
+ListForm DetectForm(absl::string_view data) {
+  absl::string_view head = absl::StripLeadingAsciiWhitespace(data.substr(0, 4096));
+  if (absl::StartsWith(head, "\xEF\xBB\xBF")) head.remove_prefix(3);  // UTF-8 byte order mark
+  if (absl::StartsWith(head, "{")) return ListForm::kCslJson;
+  const absl::string_view first_line = head.substr(0, head.find('\n'));
+  bool name = false, source = false;
+  for (absl::string_view col : absl::StrSplit(first_line, ',')) {
+    col = absl::StripAsciiWhitespace(col);
+    col = absl::StripSuffix(absl::StripPrefix(col, "\""), "\"");
+    name |= col == "name";
+    source |= col == "source";
+  }
+  return name && source ? ListForm::kCslCsv : ListForm::kOther;
+}
+
+bool FileExists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+// alt.csv / add.csv beside sdn.csv: "<dir>/alt.csv", else the sdn file's name
+// with "sdn" replaced ("sdn_2022-02-25.csv" -> "alt_2022-02-25.csv").
+std::string Companion(const std::string& sdn_path, absl::string_view kind) {
+  std::filesystem::path p(sdn_path);
+  std::filesystem::path plain = p.parent_path() / absl::StrCat(kind, ".csv");
+  if (FileExists(plain.string())) return plain.string();
+  std::string base = p.filename().string();
+  const size_t at = base.find("sdn");
+  if (at == std::string::npos) return "";
+  base.replace(at, 3, std::string(kind));
+  std::filesystem::path renamed = p.parent_path() / base;
+  return FileExists(renamed.string()) ? renamed.string() : "";
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedList> LoadWatchlistFile(const std::string& path, const LoadOptions& options) {
+  ASSIGN_OR_RETURN(std::string data, ReadBounded(path, options.max_file_bytes));
+  switch (DetectForm(data)) {
+    case ListForm::kCslJson:
+      return ParseCslJson(data, BaseName(path), options);
+    case ListForm::kCslCsv:
+      return ParseCslCsv(data, BaseName(path), options);
+    case ListForm::kOther:
+      break;
+  }
+  OfacFiles files;
+  files.sdn = path;
+  files.alt = Companion(path, "alt");
+  files.add = Companion(path, "add");
+  return LoadOfacSdn(files, options);
+}
+
+absl::StatusOr<LoadedList> ParseWatchlistText(absl::string_view data, const std::string& origin,
+                                              const LoadOptions& options) {
+  if (data.size() > options.max_file_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(origin, ": larger than ", options.max_file_bytes, " bytes"));
+  }
+  switch (DetectForm(data)) {
+    case ListForm::kCslJson:
+      return ParseCslJson(data, origin, options);
+    case ListForm::kCslCsv:
+      return ParseCslCsv(data, origin, options);
+    case ListForm::kOther:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(origin,
+                   ": neither CSL JSON (an object with \"results\") nor CSL CSV (a header with "
+                   "\"name\" and \"source\" columns)"));
 }
 
 }  // namespace exportwatch::screening

@@ -86,6 +86,23 @@ struct OfacFiles {
 [[nodiscard]] absl::StatusOr<LoadedList> LoadOfacSdn(const OfacFiles& files,
                                                      const LoadOptions& options = {});
 
+// Any of the forms above, told apart by content (what an operator passes to
+// `--watchlist`):
+//   - starts with '{' (after whitespace): CSL JSON;
+//   - a first line with a `name` and a `source` column: CSL CSV;
+//   - otherwise OFAC sdn.csv, with alt.csv and add.csv read from the same
+//     directory when they exist (named alt.csv / add.csv, or the sdn file's
+//     name with "sdn" replaced by "alt" / "add").
+[[nodiscard]] absl::StatusOr<LoadedList> LoadWatchlistFile(const std::string& path,
+                                                           const LoadOptions& options = {});
+
+// CSL JSON or CSV held in memory (a `reference-data` record), told apart as
+// above; `origin` names it in errors. OFAC's three-file form is not
+// accepted here (kInvalidArgument).
+[[nodiscard]] absl::StatusOr<LoadedList> ParseWatchlistText(absl::string_view data,
+                                                            const std::string& origin,
+                                                            const LoadOptions& options = {});
+
 // The source name the OFAC loader gives its entries.
 inline constexpr char kOfacSdnSource[] =
     "Specially Designated Nationals (SDN) - Treasury Department";
