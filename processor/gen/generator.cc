@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -311,6 +312,7 @@ class EventGenerator::Impl {
     stream_table_ =
         gen::WeightedTable({opts_.trade_weight, opts_.cloud_weight, opts_.model_weight});
     gaps_s_ = std::move(data.interarrival_s);
+    entity_list_names_ = std::move(data.entity_list_names);
     double mean_gap = 0;
     for (double g : gaps_s_) mean_gap += g;
     mean_gap = gaps_s_.empty() ? 0 : mean_gap / gaps_s_.size();
@@ -902,7 +904,8 @@ class EventGenerator::Impl {
                                       {"structuring", 8, &Impl::StartStructuring},
                                       {"new-entity-velocity", 7, &Impl::StartNewEntity},
                                       {"site-power", 7, &Impl::StartSitePower},
-                                      {"serial-diversion", 8, &Impl::StartSerialDiversion}};
+                                      {"serial-diversion", 8, &Impl::StartSerialDiversion},
+                                      {"entity-list-front-company", 6, &Impl::StartFrontCompany}};
     static const auto* kCloudScenarios =
         new std::vector<ScenarioKind>{{"ascend-cloud", 60, &Impl::StartAscendCloud},
                                       {"restricted-training", 40, &Impl::StartRestrictedTraining}};
@@ -922,7 +925,10 @@ class EventGenerator::Impl {
   void StartScenario(Stream s) {
     const std::vector<ScenarioKind>& kinds = Scenarios(s);
     std::vector<double> w;
-    for (const ScenarioKind& k : kinds) w.push_back(k.weight);
+    for (const ScenarioKind& k : kinds) {
+      const bool off = k.start == &Impl::StartFrontCompany && entity_list_names_.empty();
+      w.push_back(off ? 0 : k.weight);
+    }
     const ScenarioKind& k = kinds[rng_.Weighted(w)];
     (this->*k.start)(absl::StrCat(k.name, "/", ++scenario_n_));
   }
@@ -1031,6 +1037,56 @@ class EventGenerator::Impl {
       out->scenario = tag;
       AccountTrade(t, out);
     });
+  }
+
+  // A Sophgo-style front company: an organisation on the Entity List buys
+  // controlled chips through a company in a non-restricted hub, either
+  // under its own name spelled differently (case, punctuation, legal form)
+  // or through a freshly named subsidiary that declares it as ultimate
+  // parent. The parties' countries are all non-restricted, so screening is
+  // the only rule that can see it.
+  void StartFrontCompany(const std::string& tag) {
+    pending_[kTrade].push_back([this, tag](int64_t t, GeneratedEvent* out) {
+      const gen::Chip& chip = ControlledNvidia();
+      const int64_t qty = 8 * rng_.Between(2, 16);
+      const std::string dest = PickOne({"SG", "MY", "TH", "AE", "VN"});
+      Org c = ScenarioOrg(dest, PartyKind::TRADING_COMPANY, t);
+      const std::string listed =
+          RespellOrgName(entity_list_names_[rng_.Below(entity_list_names_.size())]);
+      if (rng_.Bernoulli(0.5)) {
+        c.name = listed;
+      } else {
+        c.parent_id = Id("SP", scenario_party_n_, 6);
+        c.parent_name = listed;
+        c.parent_hq_country = dest;
+      }
+      const Exporter& x = PickExporterFor(dest);
+      v1::TradeEvent* tr = BeginTrade(t, out);
+      FillShipment(x.org, x.source, c, chip, qty, AuthorizationType::NLR, tr);
+      out->expected_rules = {"SCREENING_MATCH"};
+      out->scenario = tag;
+      AccountTrade(t, out);
+    });
+  }
+
+  // A listed name as a front company writes it: one of upper case,
+  // punctuation dropped, or the legal form spelled out.
+  std::string RespellOrgName(const std::string& name) {
+    switch (rng_.Below(3)) {
+      case 0:
+        return absl::AsciiStrToUpper(name);
+      case 1: {
+        std::string out;
+        for (char ch : name) {
+          if (ch != '.' && ch != ',') out.push_back(ch);
+        }
+        return out;
+      }
+      default:
+        return absl::StrReplaceAll(
+            name,
+            {{"Co., Ltd.", "Company Limited"}, {"Ltd.", "Limited"}, {"Inc.", "Incorporated"}});
+    }
   }
 
   // US/TW -> SG (transshipment, a freight forwarder) -> a trading company,
@@ -1279,6 +1335,7 @@ class EventGenerator::Impl {
   int64_t now_ms_ = 0;
   gen::WeightedTable stream_table_;
   std::vector<double> gaps_s_;
+  std::vector<std::string> entity_list_names_;
   double gap_scale_ = 0;
   std::vector<gen::JobShape> jobs_;
 
@@ -1357,6 +1414,10 @@ absl::StatusOr<std::unique_ptr<EventGenerator>> EventGenerator::Create(Options o
     report.excluded_restricted.clear();
     gen::BuiltinTradeDestinations(&data);
     fallbacks.push_back(absl::StrCat("trade: ", s.message()));
+  }
+  // Optional: without the list the front-company scenario is off.
+  if (absl::Status s = gen::LoadEntityListNames(options.data_dir, &data, &report); !s.ok()) {
+    if (options.require_data) return s;
   }
   if (absl::Status s =
           gen::LoadCloudJobs(options.data_dir, options.max_rows_per_file, &data, &report);

@@ -21,6 +21,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "processor/gen/reference.h"
+#include "screening/list_loader.h"
 
 namespace exportwatch::gen {
 namespace {
@@ -245,6 +246,18 @@ void BuiltinCloudJobs(SourceData* data) {
   // About 1% multi-GPU, as in the trace.
   data->jobs.push_back({8, 1000, 2761});
   data->jobs.push_back({4, 1000, 545});
+}
+
+absl::Status LoadEntityListNames(const std::string& data_dir, SourceData* data,
+                                 DataReport* report) {
+  auto list = screening::LoadCslCsv(data_dir + "/moov-io-watchman/csl.csv");
+  if (!list.ok()) return list.status();
+  for (const auto& e : list->entries) {
+    if (!absl::StartsWith(e.source, "Entity List") || e.type == "Individual") continue;
+    data->entity_list_names.push_back(e.name);
+  }
+  report->entity_list_names = static_cast<int>(data->entity_list_names.size());
+  return absl::OkStatus();
 }
 
 }  // namespace exportwatch::gen

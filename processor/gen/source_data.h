@@ -29,6 +29,9 @@ struct DataReport {
   std::string cloud_file;
   int cloud_rows_read = 0;
   int cloud_jobs = 0;  // GPU pods kept as job shapes
+  // Entity List names for the `entity-list-front-company` scenario
+  // (moov-io-watchman/csl.csv); 0: the scenario is off.
+  int entity_list_names = 0;
   // Why built-in defaults were used (empty when every file was read).
   std::string fallback_reason;
 };
@@ -53,6 +56,8 @@ struct SourceData {
   std::vector<JobShape> jobs;
   // Gaps between consecutive GPU task creations, seconds (unscaled).
   std::vector<double> interarrival_s;
+  // Names of organisations on the BIS Entity List.
+  std::vector<std::string> entity_list_names;
 };
 
 // Reads taiwan-hs8542-exports/{taiwan_exports_by_country_2013_2025.csv,
@@ -66,6 +71,11 @@ absl::Status LoadTradeDestinations(const std::string& data_dir, int max_rows, So
 // (num_gpu >= 1) as job shapes, creation-time gaps as inter-arrival times.
 absl::Status LoadCloudJobs(const std::string& data_dir, int max_rows, SourceData* data,
                            DataReport* report);
+
+// Reads moov-io-watchman/csl.csv: the names of the organisations (not
+// individuals) on the BIS Entity List. No built-in stand-in: the scenario
+// that uses them must match the list the replay screens against.
+absl::Status LoadEntityListNames(const std::string& data_dir, SourceData* data, DataReport* report);
 
 // Built-in stand-ins, summarised from the same files (see the .cc).
 void BuiltinTradeDestinations(SourceData* data);

@@ -591,13 +591,14 @@ TEST(EventGeneratorTest, ScenariosAreLabelledByConstruction) {
     by_tag[e.scenario].push_back(i);
     names.insert(ScenarioName(e));
   }
-  EXPECT_THAT(names, UnorderedElementsAre(
-                         "embargoed-destination", "ascend-shipment", "lpp-quota-burst",
-                         "restricted-parent", "transshipment-hk-payer", "structuring",
-                         "new-entity-velocity", "site-power", "serial-diversion", "ascend-cloud",
-                         "restricted-training", "frontier-weights", "finetune-accumulation"));
+  EXPECT_THAT(names,
+              UnorderedElementsAre("embargoed-destination", "ascend-shipment", "lpp-quota-burst",
+                                   "restricted-parent", "transshipment-hk-payer", "structuring",
+                                   "new-entity-velocity", "site-power", "serial-diversion",
+                                   "ascend-cloud", "restricted-training", "frontier-weights",
+                                   "finetune-accumulation", "entity-list-front-company"));
 
-  int full_lpp_bursts = 0;
+  int full_lpp_bursts = 0, front_companies = 0;
   int finetunes = 0;
   int diversions = 0;
   for (const auto& [tag, idx] : by_tag) {
@@ -723,11 +724,24 @@ TEST(EventGeneratorTest, ScenariosAreLabelledByConstruction) {
       EXPECT_NE(cu.datacenter_country(), tr.destination_country());
       EXPECT_THAT(ScenarioLabels(events[idx[1]]), ElementsAre("SERIAL_LOCATION_MISMATCH"));
       ++diversions;
+    } else if (name == "entity-list-front-company") {
+      // The consignee, or its declared ultimate parent, carries an Entity
+      // List name; nothing else about the shipment is a red flag.
+      const v1::TradeEvent& tr = first.event.trade();
+      const v1::Party& c = tr.ultimate_consignee();
+      EXPECT_TRUE(c.name().rfind("SC-", 0) != 0);
+      EXPECT_NE(c.name().empty() && c.ultimate_parent_name().empty(), true);
+      EXPECT_FALSE(Restricted(tr.destination_country()));
+      EXPECT_FALSE(Restricted(c.hq_country()));
+      EXPECT_FALSE(Restricted(c.ultimate_parent_hq_country()));
+      EXPECT_THAT(ScenarioLabels(first), ElementsAre("SCREENING_MATCH"));
+      ++front_companies;
     } else {
       ADD_FAILURE() << "untested scenario " << name;
     }
   }
   EXPECT_GT(full_lpp_bursts, 0);
+  EXPECT_GT(front_companies, 0);
   EXPECT_GT(finetunes, 0);
   EXPECT_GT(diversions, 0);
 }
@@ -829,6 +843,8 @@ TEST(EventGeneratorTest, PartyNamesDoNotResembleSanctionedNames) {
   o.violation_rate = 0.05;
   std::set<std::string> names;
   for (const GeneratedEvent& e : Generate(o, 20000)) {
+    // The one scenario whose names are listed on purpose.
+    if (e.scenario.rfind("entity-list-front-company", 0) == 0) continue;
     auto add = [&](const v1::Party& p) {
       names.insert(p.name());
       if (!p.ultimate_parent_name().empty()) names.insert(p.ultimate_parent_name());
