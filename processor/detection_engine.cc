@@ -42,8 +42,10 @@ v1::Fact MakeFact(const FactOut& f, const v1::Event& event) {
   return fact;
 }
 
-DetectionEngine::DetectionEngine(std::shared_ptr<const Policy> policy)
-    : policy_(std::move(policy)), rules_(CreateEnabledRules(*policy_)) {
+DetectionEngine::DetectionEngine(std::shared_ptr<const Policy> policy, WatchlistData watchlist)
+    : policy_(std::move(policy)),
+      watchlist_(std::move(watchlist)),
+      rules_(CreateEnabledRules(*policy_)) {
   for (const auto& r : rules_) by_id_[r->id()] = r.get();
   if (by_id_.contains(kComposite)) {
     for (const auto& id : policy_->proto().composite_risk().input_rules()) {
@@ -52,9 +54,16 @@ DetectionEngine::DetectionEngine(std::shared_ptr<const Policy> policy)
   }
 }
 
+RuleContext DetectionEngine::Context(absl::Time now, absl::string_view source_rule_id) const {
+  RuleContext ctx{*policy_, now, source_rule_id};
+  ctx.watchlist = watchlist_.list.get();
+  ctx.watchlist_version = watchlist_.version;
+  return ctx;
+}
+
 void DetectionEngine::Inspect(const v1::Event& event, absl::Time now,
                               std::vector<v1::Alert>* alerts, std::vector<FactOut>* facts) const {
-  RuleContext ctx{*policy_, now};
+  const RuleContext ctx = Context(now);
   const size_t first_alert = alerts->size();
   VectorEmitter out(alerts, facts);
   for (const auto& rule : rules_) rule->Inspect(event, ctx, out);
@@ -95,7 +104,7 @@ absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, const v1::Fact& f
       state.SeenBefore(partition, fact.rule_id(), fact.key(), dedup_id, absl::ToUnixSeconds(now));
   if (!seen.ok()) return seen.status();
   if (*seen) return false;
-  RuleContext ctx{*policy_, now, fact.source_rule_id()};
+  const RuleContext ctx = Context(now, fact.source_rule_id());
   const size_t first_alert = alerts->size();
   VectorEmitter out(alerts, nullptr);
   TaskState::Scoped scoped(&state, partition, fact.rule_id(), fact.key());

@@ -23,6 +23,7 @@
 #include "processor/policy/policy.h"
 #include "processor/rules/rule.h"
 #include "processor/task_state.h"
+#include "processor/watchlist_data.h"
 
 namespace exportwatch {
 
@@ -41,9 +42,11 @@ v1::Fact MakeFact(const FactOut& f, const v1::Event& event);
 
 class DetectionEngine {
  public:
-  explicit DetectionEngine(std::shared_ptr<const Policy> policy);
+  explicit DetectionEngine(std::shared_ptr<const Policy> policy, WatchlistData watchlist = {});
 
   const Policy& policy() const { return *policy_; }
+  std::shared_ptr<const Policy> policy_ptr() const { return policy_; }
+  const WatchlistData& watchlist() const { return watchlist_; }
 
   // Stage 1 (stateless): appends alerts and the facts to route (including
   // those derived from the alerts for rules built on alerts).
@@ -68,7 +71,10 @@ class DetectionEngine {
   void DeriveFacts(const std::vector<v1::Alert>& alerts, size_t from, const v1::Event& event,
                    std::vector<FactOut>* facts) const;
 
+  RuleContext Context(absl::Time now, absl::string_view source_rule_id = {}) const;
+
   std::shared_ptr<const Policy> policy_;
+  WatchlistData watchlist_;
   std::vector<std::unique_ptr<Rule>> rules_;
   // Rule ids whose alerts feed COMPOSITE_RISK (empty when it is off).
   absl::flat_hash_set<std::string> composite_inputs_;

@@ -12,6 +12,7 @@
 #include "connectors/kafka_source.h"
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/detection_engine.h"
+#include "processor/entity_registry.h"
 #include "processor/json.h"
 #include "processor/policy_updates.h"
 #include "state/rocksdb_state_store.h"
@@ -109,6 +110,21 @@ class IngestStage {
     outputs_.clear();
     absl::Time now = absl::Now();
     uint64_t n_alerts = 0, n_facts = 0;
+    if (engine->watchlist().list != screened_with_.list) {
+      // A new screening list: the parties seen so far are screened against
+      // what it added, in this batch's flush (a crash re-does it; the alert
+      // ids depend on the party and the list version only).
+      alerts_.clear();
+      const size_t screened = known_.Rescreen(screened_with_, *engine, now, &alerts_);
+      for (auto& a : alerts_) {
+        outputs_.push_back(
+            {o_.topics.alerts, a.alert_id(), ToJson(a), {{"content-type", "application/json"}}});
+      }
+      n_alerts += alerts_.size();
+      m_.rescreened_entities += screened;
+      screened_with_ = engine->watchlist();
+    }
+    const bool note_parties = engine->policy().RuleEnabled("SCREENING_MATCH");
     for (const Record& r : records) {
       ++m_.records_in;
       next_offsets_[{std::string(r.topic), r.partition}] = r.offset + 1;
@@ -138,6 +154,7 @@ class IngestStage {
       }
       ++m_.events_valid;
       if (info.had_unknown_fields) ++m_.unknown_fields;
+      if (note_parties) known_.Note(event_);
       for (auto& a : alerts_) {
         outputs_.push_back(
             {o_.topics.alerts, a.alert_id(), ToJson(a), {{"content-type", "application/json"}}});
@@ -203,6 +220,9 @@ class IngestStage {
   const ProcessorOptions& o_;
   KafkaSink* sink_;
   const EngineHolder* engines_;
+  // Parties seen, and the list they were last screened against.
+  EntityRegistry known_{o_.known_entities};
+  WatchlistData screened_with_ = engines_->Current()->watchlist();
   ProcessorMetrics& m_;
   std::map<std::string, Stream, std::less<>> stream_of_;
   std::map<TopicPartition, int64_t> next_offsets_;
@@ -330,7 +350,8 @@ class StatefulStage final : public RebalanceListener {
 
 class KafkaProcessor final : public Processor {
  public:
-  explicit KafkaProcessor(ProcessorOptions o) : o_(std::move(o)), engines_(o_.policy) {}
+  explicit KafkaProcessor(ProcessorOptions o)
+      : o_(std::move(o)), engines_(o_.policy, o_.watchlist) {}
 
   absl::Status Init() {
     KafkaSinkOptions sink_opts;
@@ -357,11 +378,12 @@ class KafkaProcessor final : public Processor {
     }
     PolicyUpdateOptions pu;
     pu.file = o_.policy_file;
+    pu.watchlist_files = o_.watchlist_files;
     pu.brokers = o_.brokers;
     pu.topic = o_.topics.reference_data;
     pu.kafka_config = o_.kafka_config;
     pu.log = [](const std::string& m) { std::cerr << "processor: " << m << std::endl; };
-    if (!pu.file.empty() || !pu.topic.empty()) {
+    if (!pu.file.empty() || !pu.topic.empty() || !pu.watchlist_files.empty()) {
       ASSIGN_OR_RETURN(policy_updates_, PolicyUpdates::Start(std::move(pu), &engines_));
     }
     RocksDbStateStoreOptions so;

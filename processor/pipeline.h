@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,6 +30,7 @@
 #include "connectors/event_codec.h"
 #include "connectors/kafka_types.h"
 #include "processor/policy/policy.h"
+#include "processor/watchlist_data.h"
 
 namespace exportwatch {
 
@@ -61,6 +63,13 @@ struct ProcessorOptions {
   // The file it came from, watched for new versions (hot reload). Default
   // none (a shipped profile).
   std::string policy_file;
+  // The screening lists at start (SCREENING_MATCH) and the files they came
+  // from, watched for new versions like the policy file. Default none.
+  WatchlistData watchlist;
+  std::vector<std::string> watchlist_files;
+  // Parties the ingest stage remembers for re-screening when a list changes
+  // (entity_registry.h). Default 200,000.
+  size_t known_entities = 200'000;
   // Records per poll. Default 2000.
   int max_batch = 2000;
   // Partitions of the facts topic when the processor creates it. Default 8.
@@ -89,6 +98,8 @@ struct ProcessorMetrics {
   std::atomic<uint64_t> alerts_out{0};
   std::atomic<uint64_t> batches_committed{0};
   std::atomic<uint64_t> kafka_retries{0};
+  // Known parties screened again after screening-list updates.
+  std::atomic<uint64_t> rescreened_entities{0};
   // Wall-clock unix nanos of the last record either stage received.
   std::atomic<int64_t> last_record_unix_nanos{0};
 };

@@ -12,7 +12,20 @@ namespace exportwatch {
 
 void EngineHolder::Swap(std::shared_ptr<const Policy> policy) {
   // Built outside the lock: the stages keep reading the old engine meanwhile.
-  auto engine = std::make_shared<DetectionEngine>(std::move(policy));
+  // Swaps are serialized so that a policy and a watchlist arriving together
+  // cannot undo each other.
+  absl::MutexLock swapping(&swap_mu_);
+  auto engine = std::make_shared<DetectionEngine>(std::move(policy), Current()->watchlist());
+  {
+    absl::MutexLock lock(&mu_);
+    engine_ = std::move(engine);
+  }
+  swaps_.fetch_add(1);
+}
+
+void EngineHolder::SwapWatchlist(WatchlistData watchlist) {
+  absl::MutexLock swapping(&swap_mu_);
+  auto engine = std::make_shared<DetectionEngine>(Current()->policy_ptr(), std::move(watchlist));
   {
     absl::MutexLock lock(&mu_);
     engine_ = std::move(engine);
@@ -30,6 +43,8 @@ absl::StatusOr<std::unique_ptr<PolicyUpdates>> PolicyUpdates::Start(PolicyUpdate
     buf << in.rdbuf();
     u->running_json_ = buf.str();
   }
+  // The running lists came from these files.
+  u->watchlist_signature_ = u->WatchlistSignature();
   u->thread_ = std::thread([p = u.get()] { p->Loop(); });
   return u;
 }
@@ -61,6 +76,36 @@ void PolicyUpdates::Offer(const std::string& text, const std::string& origin) {
   }
 }
 
+std::string PolicyUpdates::WatchlistSignature() const {
+  std::string sig;
+  for (const auto& f : o_.watchlist_files) {
+    struct stat st;
+    if (::stat(f.c_str(), &st) != 0) {
+      absl::StrAppend(&sig, "missing;");
+      continue;
+    }
+    absl::StrAppend(&sig, st.st_size, "/", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ";");
+  }
+  return sig;
+}
+
+void PolicyUpdates::OfferWatchlist(absl::StatusOr<WatchlistData> list, const std::string& origin) {
+  if (!list.ok()) {
+    ++rejected_;
+    if (o_.log) o_.log(absl::StrCat("watchlist update rejected: ", list.status().message()));
+    return;
+  }
+  if (list->version == holder_->Current()->watchlist().version) return;
+  const std::string version = list->version;
+  const size_t malformed = list->malformed;
+  holder_->SwapWatchlist(*std::move(list));
+  ++accepted_;
+  if (o_.log) {
+    o_.log(absl::StrCat("watchlist ", version, " in force (from ", origin, ", ", malformed,
+                        " malformed rows skipped)"));
+  }
+}
+
 void PolicyUpdates::Loop() {
   std::unique_ptr<KafkaSource> source;
   if (!o_.topic.empty()) {
@@ -89,16 +134,30 @@ void PolicyUpdates::Loop() {
         }
       }
     }
+    if (!o_.watchlist_files.empty()) {
+      std::string sig = WatchlistSignature();
+      if (sig != watchlist_signature_) {
+        watchlist_signature_ = sig;
+        OfferWatchlist(LoadWatchlists(o_.watchlist_files), "--watchlist files");
+      }
+    }
     if (source) {
       auto records = source->Poll(o_.poll_interval);
       if (records.ok()) {
-        // Only the newest policy record of the batch matters.
+        // Only the newest record of each key in the batch matters.
         const Record* newest = nullptr;
+        const Record* newest_list = nullptr;
         for (const auto& r : *records) {
-          if (r.key == kPolicyRecordKey && !r.value.empty()) newest = &r;
+          if (r.value.empty()) continue;
+          if (r.key == kPolicyRecordKey) newest = &r;
+          if (r.key == kWatchlistRecordKey) newest_list = &r;
         }
         if (newest != nullptr) {
           Offer(std::string(newest->value), absl::StrCat(o_.topic, "@", newest->offset));
+        }
+        if (newest_list != nullptr) {
+          const std::string origin = absl::StrCat(o_.topic, "@", newest_list->offset);
+          OfferWatchlist(WatchlistFromText(newest_list->value, origin), origin);
         }
       } else if (o_.log) {
         o_.log(absl::StrCat("reference data: ", records.status().message()));

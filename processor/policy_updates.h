@@ -1,6 +1,10 @@
 // Policy hot reload: the engine the stages use is swapped, whole, when a new
 // policy version arrives, without a restart and without touching state.
 //
+// The same holds for the screening lists (watchlist files, reference-data
+// key "watchlist"): a new list builds a new engine with the same policy;
+// the ingest stage then re-screens the parties it knows (entity_registry.h).
+//
 // Sources of new versions (either or both):
 //  - a policy file, polled every `poll_interval` (default 200 ms) for a
 //    change of size, modification time or content;
@@ -24,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -44,12 +49,19 @@ class EngineHolder {
     absl::MutexLock lock(&mu_);
     return engine_;
   }
-  // Builds an engine for `policy` and makes it current.
+  EngineHolder(std::shared_ptr<const Policy> policy, WatchlistData watchlist)
+      : engine_(std::make_shared<DetectionEngine>(std::move(policy), std::move(watchlist))) {}
+
+  // Builds an engine for `policy` (keeping the watchlist) and makes it
+  // current.
   void Swap(std::shared_ptr<const Policy> policy);
+  // The same for a new watchlist (keeping the policy).
+  void SwapWatchlist(WatchlistData watchlist);
   int64_t swaps() const { return swaps_.load(); }
 
  private:
   mutable absl::Mutex mu_;
+  absl::Mutex swap_mu_;
   std::shared_ptr<const DetectionEngine> engine_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> swaps_{0};
 };
@@ -57,6 +69,9 @@ class EngineHolder {
 struct PolicyUpdateOptions {
   // Policy file to watch; empty: none.
   std::string file;
+  // Screening list files to watch (all reloaded together when any changes);
+  // empty: none.
+  std::vector<std::string> watchlist_files;
   // Kafka brokers and topic of reference data; empty topic: none.
   std::string brokers;
   std::string topic;
@@ -83,17 +98,22 @@ class PolicyUpdates {
   void Loop();
   // Validates `json` from `origin` and swaps it in when it is new.
   void Offer(const std::string& json, const std::string& origin);
+  // Swaps in a loaded watchlist when its content is new.
+  void OfferWatchlist(absl::StatusOr<WatchlistData> list, const std::string& origin);
+  std::string WatchlistSignature() const;
 
   PolicyUpdateOptions o_;
   EngineHolder* holder_;
   std::string running_json_;
   std::string file_signature_;
+  std::string watchlist_signature_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> accepted_{0}, rejected_{0};
   std::thread thread_;
 };
 
-// The reference-data record key of a policy.
+// The reference-data record key of a policy (a watchlist's is
+// kWatchlistRecordKey, "watchlist": CSL JSON or CSV).
 inline constexpr char kPolicyRecordKey[] = "policy";
 
 }  // namespace exportwatch

@@ -14,6 +14,7 @@
 #include "processor/cli/commands.h"
 #include "processor/cli/flags.h"
 #include "processor/cli/signals.h"
+#include "processor/cli/watchlist_flag.h"
 #include "processor/pipeline.h"
 #include "processor/tail_format.h"
 #include "processor/traffic.h"
@@ -32,6 +33,7 @@ int RunDev(int argc, char** argv) {
   constexpr absl::string_view kDefaultListen = "127.0.0.1:50051";
   std::string profile = "current", policy_file, listen(kDefaultListen), state_dir,
               data_dir = "../shared/data";
+  std::vector<std::string> watchlists;
   double rate = 200, violation_rate = 0.02;
   int64_t seconds = 0, seed = 1;
   FlagSet flags("dev",
@@ -45,6 +47,9 @@ int RunDev(int argc, char** argv) {
                "alert service address (port 0: any free port; a busy default falls back to 0)");
   flags.String("state-dir", &state_dir, "state folder (default: a fresh temporary one)");
   flags.String("data-dir", &data_dir, "shared data folder for realistic traffic");
+  flags.Repeated(
+      "watchlist", &watchlists,
+      std::string(kWatchlistHelp) + " (default: DATA_DIR/moov-io-watchman/csl.csv when it exists)");
   flags.Double("rate", &rate, "generated events per second");
   flags.Double("violation-rate", &violation_rate, "fraction of events that are violations");
   flags.Int("seconds", &seconds, "stop after this many seconds (0: until Ctrl-C)");
@@ -55,6 +60,12 @@ int RunDev(int argc, char** argv) {
   // 1. Policy.
   auto policy = Policy::Load(policy_file, profile);
   if (!policy.ok()) return Fail("policy", policy.status());
+  if (watchlists.empty()) {
+    const std::string csl = data_dir + "/moov-io-watchman/csl.csv";
+    if (std::filesystem::exists(csl)) watchlists.push_back(csl);
+  }
+  WatchlistData watchlist;
+  if (!LoadWatchlistFlag(watchlists, **policy, "dev", &watchlist)) return 2;
   // 2. State folder.
   bool temp_state = state_dir.empty();
   if (temp_state) {
@@ -101,6 +112,8 @@ int RunDev(int argc, char** argv) {
   po.brokers = brokers;
   po.state_dir = state_dir + "/processor";
   po.policy = *policy;
+  po.watchlist = watchlist;
+  po.watchlist_files = watchlists;
   po.create_topics = false;
   auto processor = Processor::Create(po);
   if (!processor.ok()) return Fail("processor", processor.status());
@@ -119,8 +132,9 @@ int RunDev(int argc, char** argv) {
 
   std::cout << "exportwatch dev: broker " << brokers
             << ", alert service on 127.0.0.1:" << (*alertd)->port() << ", policy "
-            << (*policy)->ref().name() << " " << (*policy)->ref().version() << ", state "
-            << state_dir << "\n"
+            << (*policy)->ref().name() << " " << (*policy)->ref().version() << ", watchlist "
+            << (watchlist.version.empty() ? "none" : watchlist.version) << ", state " << state_dir
+            << "\n"
             << "  try: exportwatch tail --target 127.0.0.1:" << (*alertd)->port()
             << "   (Ctrl-C stops)" << std::endl;
 

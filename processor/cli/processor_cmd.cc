@@ -8,6 +8,7 @@
 #include "processor/cli/flags.h"
 #include "processor/cli/kafka_flags.h"
 #include "processor/cli/signals.h"
+#include "processor/cli/watchlist_flag.h"
 #include "processor/pipeline.h"
 
 namespace exportwatch::cli {
@@ -28,9 +29,11 @@ int RunProcessor(int argc, char** argv) {
   flags.String("policy", &policy_file,
                "policy file (JSON, or text format: .txtpb); wins over --profile; watched: a "
                "valid new version takes effect without a restart");
+  flags.Repeated("watchlist", &o.watchlist_files,
+                 std::string(kWatchlistHelp) + "; watched like --policy");
   flags.String("reference-data-topic", &o.topics.reference_data,
-               "compacted topic of reference data (key \"policy\": a new policy version); "
-               "empty: none");
+               "compacted topic of reference data (key \"policy\": a new policy version; key "
+               "\"watchlist\": a new screening list, CSL JSON or CSV); empty: none");
   flags.String("profile", &profile, "shipped profile: current | aidr-2025");
   flags.String("group-prefix", &o.group_prefix,
                "consumer groups are PREFIX-ingest, PREFIX-stateful");
@@ -63,6 +66,7 @@ int RunProcessor(int argc, char** argv) {
   }
   o.policy = *policy;
   o.policy_file = policy_file;
+  if (!LoadWatchlistFlag(o.watchlist_files, **policy, "processor", &o.watchlist)) return 2;
   o.facts_partitions = static_cast<int>(facts_partitions);
   o.max_batch = static_cast<int>(max_batch);
   o.create_topics = !no_create;
@@ -73,7 +77,8 @@ int RunProcessor(int argc, char** argv) {
   }
   if (check) {
     std::cout << "processor: configuration OK (policy " << (*policy)->ref().name() << " "
-              << (*policy)->ref().version() << ")" << std::endl;
+              << (*policy)->ref().version() << ", watchlist "
+              << (o.watchlist.version.empty() ? "none" : o.watchlist.version) << ")" << std::endl;
     return 0;
   }
   InstallStopSignals();

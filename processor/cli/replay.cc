@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -9,6 +10,7 @@
 #include "connectors/file_io.h"
 #include "processor/cli/commands.h"
 #include "processor/cli/flags.h"
+#include "processor/cli/watchlist_flag.h"
 #include "processor/detection_engine.h"
 #include "processor/json.h"
 #include "processor/scoring.h"
@@ -25,9 +27,9 @@ absl::StatusOr<std::shared_ptr<const Policy>> LoadComparison(const std::string& 
 
 // One policy's run: its engine, its own state, its alerts.
 struct Run {
-  explicit Run(std::shared_ptr<const Policy> p)
+  Run(std::shared_ptr<const Policy> p, WatchlistData watchlist)
       : policy(p),
-        engine(p),
+        engine(p, std::move(watchlist)),
         store(NewMemoryStateStore()),
         state(store.get(), p->proto().dedup_retention_seconds()) {}
   std::shared_ptr<const Policy> policy;
@@ -39,7 +41,8 @@ struct Run {
 }  // namespace
 
 int RunReplay(int argc, char** argv) {
-  std::string input, output, policy_file, profile = "current", watchlist, dead_letters;
+  std::string input, output, policy_file, profile = "current", dead_letters;
+  std::vector<std::string> watchlists;
   std::string labels_path, compare, diff_path;
   FlagSet flags("replay",
                 "Runs the detection engine over EVENTS.jsonl in file order and writes one alert "
@@ -51,8 +54,7 @@ int RunReplay(int argc, char** argv) {
   flags.String("output", &output, "alerts, JSON lines ('-' for stdout); required");
   flags.String("policy", &policy_file, "policy file (JSON); wins over --profile");
   flags.String("profile", &profile, "shipped profile: current | aidr-2025");
-  flags.String("watchlist", &watchlist,
-               "screening list file (SCREENING_MATCH; not implemented yet: an error if given)");
+  flags.Repeated("watchlist", &watchlists, kWatchlistHelp);
   flags.String("dead-letters", &dead_letters,
                "rejected lines, JSON lines with line number and reason (default: stderr)");
   flags.String("labels", &labels_path,
@@ -68,15 +70,13 @@ int RunReplay(int argc, char** argv) {
     std::cerr << "exportwatch replay: --input and --output are required (see --help)\n";
     return 2;
   }
-  if (!watchlist.empty()) {
-    std::cerr << "exportwatch replay: --watchlist: screening is not implemented yet\n";
-    return 2;
-  }
   auto policy = Policy::Load(policy_file, profile);
   if (!policy.ok()) {
     std::cerr << "exportwatch replay: " << policy.status().message() << "\n";
     return 2;
   }
+  WatchlistData watchlist;
+  if (!LoadWatchlistFlag(watchlists, **policy, "replay", &watchlist)) return 2;
   DecodeLimits limits;
   auto reader = LineReader::Open(input, limits.max_record_bytes);
   if (!reader.ok()) {
@@ -105,7 +105,7 @@ int RunReplay(int argc, char** argv) {
       std::cerr << "exportwatch replay: --compare-policy: " << other.status().message() << "\n";
       return 2;
     }
-    baseline = std::make_unique<Run>(*other);
+    baseline = std::make_unique<Run>(*other, watchlist);
   } else if (!diff_path.empty()) {
     std::cerr << "exportwatch replay: --diff needs --compare-policy\n";
     return 2;
@@ -131,7 +131,11 @@ int RunReplay(int argc, char** argv) {
     }
   }
 
-  Run run(*policy);
+  Run run(*policy, watchlist);
+  // The alert log keeps the first alert of an id (alertd does the same): a
+  // detection raised by several events (SCREENING_MATCH per tenant and day)
+  // is written once.
+  absl::flat_hash_set<std::string> written;
   std::vector<v1::Alert> all_current, all_draft;
   std::string line;
   absl::Status line_status;
@@ -168,6 +172,7 @@ int RunReplay(int argc, char** argv) {
       }
     }
     for (const auto& a : alerts) {
+      if (!written.insert(a.alert_id()).second) continue;
       if (scorer) scorer->AddAlert(a);
       if (auto s = (*writer)->Write(ToJson(a)); !s.ok()) {
         std::cerr << "exportwatch replay: " << s.message() << "\n";

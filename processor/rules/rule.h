@@ -26,6 +26,10 @@
 #include "exportwatch/v1/events.pb.h"
 #include "processor/policy/policy.h"
 
+namespace exportwatch::screening {
+class Watchlist;
+}
+
 namespace exportwatch {
 
 struct RuleContext {
@@ -35,6 +39,9 @@ struct RuleContext {
   // Apply of a fact derived from an alert (COMPOSITE_RISK): the rule that
   // raised the alert. Empty otherwise.
   absl::string_view source_rule_id = {};
+  // The screening lists in force (SCREENING_MATCH); null when none is loaded.
+  const screening::Watchlist* watchlist = nullptr;
+  absl::string_view watchlist_version = {};
 };
 
 class Emitter {

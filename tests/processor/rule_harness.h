@@ -18,8 +18,14 @@ namespace exportwatch::testing {
 class RuleHarness {
  public:
   explicit RuleHarness(const std::string& profile) : RuleHarness(*Policy::FromProfile(profile)) {}
-  explicit RuleHarness(std::shared_ptr<const Policy> policy)
-      : engine_(std::move(policy)), store_(NewMemoryStateStore()), state_(store_.get(), 86400) {}
+  explicit RuleHarness(std::shared_ptr<const Policy> policy, WatchlistData watchlist = {})
+      : engine_(std::move(policy), std::move(watchlist)),
+        store_(NewMemoryStateStore()),
+        state_(store_.get(), 86400) {}
+  RuleHarness(const std::string& profile, WatchlistData watchlist)
+      : RuleHarness(*Policy::FromProfile(profile), std::move(watchlist)) {}
+
+  const DetectionEngine& engine() const { return engine_; }
 
   std::vector<v1::Alert> Run(const v1::Event& e) {
     std::vector<v1::Alert> alerts;

@@ -23,7 +23,10 @@ TEST_P(ScenarioScoreTest, EveryScenarioRuleIsFoundAndNothingElseFires) {
   o.data_dir = std::string(EW_SHARED_DIR) + "/data";
   auto gen = EventGenerator::Create(o);
   ASSERT_TRUE(gen.ok()) << gen.status();
-  RuleHarness h(profile);
+  // SCREENING_MATCH's scenario names Entity List entries of this list.
+  auto watchlist = LoadWatchlists({o.data_dir + "/moov-io-watchman/csl.csv"});
+  ASSERT_TRUE(watchlist.ok()) << watchlist.status();
+  RuleHarness h(profile, *watchlist);
   Scorer scorer(profile);
   GeneratedEvent ge;
   for (int i = 0; i < 40000; ++i) {
@@ -38,7 +41,7 @@ TEST_P(ScenarioScoreTest, EveryScenarioRuleIsFoundAndNothingElseFires) {
       "EMBARGOED_DESTINATION",       "HQ_IN_RESTRICTED_COUNTRY", "PRC_ADVANCED_IC",
       "SHIPMENT_STRUCTURING",        "TRANSSHIPMENT_ROUTE",      "THIRD_COUNTRY_PAYMENT",
       "NEW_ENTITY_VELOCITY",         "SITE_POWER_IMPLAUSIBLE",   "SERIAL_LOCATION_MISMATCH",
-      "RESTRICTED_TRAINING_COMPUTE", "MODEL_WEIGHT_TRANSFER"};
+      "RESTRICTED_TRAINING_COMPUTE", "MODEL_WEIGHT_TRANSFER",    "SCREENING_MATCH"};
   if (profile == "aidr-2025") {
     expected.push_back("COUNTRY_QUOTA");
     expected.push_back("CONSIGNEE_LPP_QUOTA");
