@@ -70,7 +70,17 @@ class IngestStage {
         result = records.status();
         break;
       }
-      if (records->empty()) continue;
+      if (records->empty()) {
+        // A new screening list re-screens the known parties at once, not
+        // with the next input.
+        if (engines_->Current()->watchlist().list != screened_with_.list) {
+          if (absl::Status s = HandleBatch(*records, stop); !s.ok()) {
+            result = s;
+            break;
+          }
+        }
+        continue;
+      }
       m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
       absl::Status s = HandleBatch(*records, stop);
       if (!s.ok()) {

@@ -157,7 +157,7 @@ void PolicyUpdates::Loop() {
         }
         if (newest_list != nullptr) {
           const std::string origin = absl::StrCat(o_.topic, "@", newest_list->offset);
-          OfferWatchlist(WatchlistFromText(newest_list->value, origin), origin);
+          OfferWatchlist(WatchlistFromText(newest_list->value, o_.topic), origin);
         }
       } else if (o_.log) {
         o_.log(absl::StrCat("reference data: ", records.status().message()));

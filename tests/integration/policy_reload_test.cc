@@ -14,6 +14,7 @@
 #include "processor/policy/policy.h"
 #include "processor/policy_updates.h"
 #include "processor/traffic.h"
+#include "processor/watchlist_data.h"
 #include "tests/common/contract_events.h"
 #include "tests/integration/cluster.h"
 
@@ -146,6 +147,68 @@ TEST(PolicyReloadTest, NewVersionLandsMidStreamWithNothingLostOrDoubled) {
   EXPECT_NE(log.find("policy aidr-2025 v2 in force"), std::string::npos) << log;
   EXPECT_NE(log.find("policy update rejected"), std::string::npos) << log;
   EXPECT_NE(log.find("SEVERE"), std::string::npos) << log;
+}
+
+// A screening list published on the reference-data topic while the
+// processor runs: a party it had already seen is re-screened at once (no
+// new event needed), and later events are screened against the new list.
+TEST(PolicyReloadTest, NewWatchlistRescreensKnownParties) {
+  Cluster cluster("current");
+  auto processor = cluster.StartProcessor("w");
+  // Same partition, in order: the marker's alert means the first was seen.
+  v1::Event known = Lpp("w1", "C-W1");
+  for (auto* p : {known.mutable_trade()->mutable_purchaser(),
+                  known.mutable_trade()->mutable_ultimate_consignee(),
+                  known.mutable_trade()->mutable_end_user()}) {
+    p->set_entity_id("C-W1");
+    p->set_name("Bright Harbor Trading Pte Ltd");
+  }
+  v1::Event marker = Lpp("w2", "C-W2");
+  marker.mutable_trade()->set_shipment_id("SHP-w2");
+  marker.mutable_trade()->set_destination_country("CN");
+  marker.mutable_trade()->mutable_authorization()->set_type(v1::AuthorizationType::NONE);
+  cluster.ProduceJson("trade-events", "k", EventJson(known), 0);
+  cluster.ProduceJson("trade-events", "k", EventJson(marker), 0);
+  cluster.Flush();
+  // The marker raises EMBARGOED_DESTINATION and TRANSSHIPMENT_ROUTE.
+  auto before = cluster.Collect(2, 60s);
+  ASSERT_EQ(OfRule(before, "EMBARGOED_DESTINATION").size(), 1u);
+  EXPECT_TRUE(OfRule(before, "SCREENING_MATCH").empty());
+
+  // The list names the known party's company; no new trade event follows.
+  cluster.ProduceJson("reference-data", kWatchlistRecordKey, R"({"results": [
+      {"id": "el-77", "name": "Bright Harbor Trading Pte. Ltd.", "type": "Entity",
+       "source": "Entity List (EL) - Bureau of Industry and Security"}]})",
+                      0);
+  cluster.Flush();
+  auto after = cluster.Collect(3, 60s);
+  auto matches = OfRule(after, "SCREENING_MATCH");
+  ASSERT_EQ(matches.size(), 1u);
+  const auto& fields = matches[0].evidence().values().fields();
+  EXPECT_EQ(fields.at("trigger").string_value(), "list_update");
+  EXPECT_EQ(fields.at("list_entry_id").string_value(), "el-77");
+  EXPECT_EQ(matches[0].subject().id(), "C-W1");
+  EXPECT_EQ(matches[0].severity(), v1::CRITICAL);
+  EXPECT_EQ(matches[0].evidence().event_ids(0), "w1");
+
+  // A new shipment to it is screened by the new list as it arrives.
+  v1::Event again = known;
+  again.mutable_trade()->set_event_id("w3");
+  again.mutable_trade()->set_shipment_id("SHP-w3");
+  cluster.ProduceJson("trade-events", "k", EventJson(again), 0);
+  cluster.Flush();
+  auto last = cluster.Collect(4, 60s);
+  matches = OfRule(last, "SCREENING_MATCH");
+  ASSERT_EQ(matches.size(), 2u);
+  int by_event = 0;
+  for (const auto& a : matches) {
+    by_event += a.evidence().values().fields().at("trigger").string_value() == "event";
+  }
+  EXPECT_EQ(by_event, 1);
+  const int status = processor->Kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::string log = ReadFile(cluster.dir().File("processor-w.log"));
+  EXPECT_NE(log.find("watchlist reference-data@"), std::string::npos) << log;
 }
 
 }  // namespace
