@@ -13,6 +13,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "processor/policy/json_locator.h"
 #include "processor/policy/shipped_profiles.h"
 
 namespace exportwatch {
@@ -77,6 +78,10 @@ absl::Status ValidateLevels(const std::string& field, const v1::QuotaDefinition&
   return absl::OkStatus();
 }
 
+std::string AtLine(const std::optional<JsonLocation>& at) {
+  return at ? absl::StrCat("line ", at->line, ":", at->column, ": ") : "";
+}
+
 absl::StatusOr<std::shared_ptr<const Policy>> ParseJson(absl::string_view json,
                                                         absl::string_view origin) {
   v1::Policy proto;
@@ -84,11 +89,19 @@ absl::StatusOr<std::shared_ptr<const Policy>> ParseJson(absl::string_view json,
   auto s = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &proto, opts);
   if (!s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", std::string(s.message())));
+    // protobuf says what; the locator says where. Its snippet of the text
+    // (after the first line) is replaced by the line number.
+    std::string message(s.message());
+    message = message.substr(0, message.find('\n'));
+    std::optional<JsonLocation> at = FindJsonSyntaxError(json);
+    if (!at) at = LocateJsonPath(json, ErrorFieldPath(message));
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", AtLine(at), message));
   }
   auto policy = Policy::Create(std::move(proto));
   if (!policy.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", policy.status().message()));
+    const std::string message(policy.status().message());
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": ", AtLine(LocateJsonPath(json, ErrorFieldPath(message))), message));
   }
   return policy;
 }
