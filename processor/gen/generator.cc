@@ -905,7 +905,8 @@ class EventGenerator::Impl {
                                       {"new-entity-velocity", 7, &Impl::StartNewEntity},
                                       {"site-power", 7, &Impl::StartSitePower},
                                       {"serial-diversion", 8, &Impl::StartSerialDiversion},
-                                      {"entity-list-front-company", 6, &Impl::StartFrontCompany}};
+                                      {"entity-list-front-company", 6, &Impl::StartFrontCompany},
+                                      {"composite-diversion", 5, &Impl::StartCompositeDiversion}};
     static const auto* kCloudScenarios =
         new std::vector<ScenarioKind>{{"ascend-cloud", 60, &Impl::StartAscendCloud},
                                       {"restricted-training", 40, &Impl::StartRestrictedTraining}};
@@ -1112,6 +1113,63 @@ class EventGenerator::Impl {
       out->scenario = tag;
       AccountTrade(t, out);
     });
+  }
+
+  // Several red flags on one young consignee (COMPOSITE_RISK): first a
+  // small shipment through a Singapore forwarder paid from Hong Kong
+  // (TRANSSHIPMENT_ROUTE, THIRD_COUNTRY_PAYMENT), later 1,024 H100 shipped
+  // direct (NEW_ENTITY_VELOCITY while it is under 24 months old). The second
+  // makes three distinct rules: COMPOSITE_RISK, if within 180 days.
+  void StartCompositeDiversion(const std::string& tag) {
+    struct State {
+      Org consignee;
+      const Exporter* exporter = nullptr;
+      int64_t first_ms = 0;
+    };
+    auto st = std::make_shared<State>();
+    const std::string dest = PickOne({"MY", "TH", "VN", "ID", "PH", "IN"});
+    st->consignee = ScenarioOrg(dest, PartyKind::TRADING_COMPANY, now_ms_);
+    st->consignee.incorporated_on = DateString(now_ms_, rng_.Between(90, 300));
+    st->exporter = &PickExporterFor(dest);
+    pending_[kTrade].push_back([this, tag, st, dest](int64_t t, GeneratedEvent* out) {
+      const Org ff = ScenarioOrg("SG", PartyKind::FREIGHT_FORWARDER, t);
+      v1::TradeEvent* tr = BeginTrade(t, out);
+      FillShipment(st->exporter->org, st->exporter->source, st->consignee, ChipNamed("H100-SXM"),
+                   8 * rng_.Between(2, 16), AuthorizationType::NLR, tr);
+      tr->clear_route();
+      AddRoute(tr, st->exporter->org.country, RouteRole::ORIGIN);
+      AddRoute(tr, "SG", RouteRole::TRANSSHIPMENT);
+      AddRoute(tr, dest, RouteRole::FINAL);
+      FillParty(ff, tr->add_intermediate_consignees());
+      tr->mutable_payment()->set_payer_name(MakeOrgName(rng_, PartyKind::TRADING_COMPANY, "HK"));
+      tr->mutable_payment()->set_payer_country("HK");
+      out->expected_rules = {"TRANSSHIPMENT_ROUTE", "THIRD_COUNTRY_PAYMENT"};
+      out->scenario = tag;
+      st->first_ms = t;
+      AccountTrade(t, out);
+    });
+    pending_[kTrade].push_back([this, tag, st](int64_t t, GeneratedEvent* out) {
+      v1::TradeEvent* tr = BeginTrade(t, out);
+      FillShipment(st->exporter->org, st->exporter->source, st->consignee, ChipNamed("H100-SXM"),
+                   1024, AuthorizationType::NLR, tr);
+      out->scenario = tag;
+      if (AgeInMonths(st->consignee.incorporated_on, t) < 24) {
+        out->expected_rules = {"NEW_ENTITY_VELOCITY"};
+        if (t - st->first_ms < 180 * kDayMs) out->expected_rules.push_back("COMPOSITE_RISK");
+      }
+      AccountTrade(t, out);
+    });
+  }
+
+  // Whole civil months from `date` (YYYY-MM-DD) to `ms`, as RULES.md's
+  // "incorporated < 24 months before the event" counts them.
+  static int64_t AgeInMonths(const std::string& date, int64_t ms) {
+    absl::CivilDay inc;
+    if (!absl::ParseCivilTime(date, &inc)) return 1 << 30;
+    const absl::CivilDay now = absl::ToCivilDay(TimeOfMs(ms), absl::UTCTimeZone());
+    int64_t months = absl::CivilMonth(now) - absl::CivilMonth(inc);
+    if (now.day() < inc.day()) --months;
+    return months;
   }
 
   // Three shipments of 158 H100 (2,501,456 TPP, each under 2,690,000) to one

@@ -37,11 +37,19 @@ TEST_P(ScenarioScoreTest, EveryScenarioRuleIsFoundAndNothingElseFires) {
   std::cout << "profile " << profile << ", 40,000 events, seed 23, violation rate 0.03\n"
             << scorer.Table();
   auto scores = scorer.Scores();
-  std::vector<std::string> expected = {
-      "EMBARGOED_DESTINATION",       "HQ_IN_RESTRICTED_COUNTRY", "PRC_ADVANCED_IC",
-      "SHIPMENT_STRUCTURING",        "TRANSSHIPMENT_ROUTE",      "THIRD_COUNTRY_PAYMENT",
-      "NEW_ENTITY_VELOCITY",         "SITE_POWER_IMPLAUSIBLE",   "SERIAL_LOCATION_MISMATCH",
-      "RESTRICTED_TRAINING_COMPUTE", "MODEL_WEIGHT_TRANSFER",    "SCREENING_MATCH"};
+  std::vector<std::string> expected = {"EMBARGOED_DESTINATION",
+                                       "HQ_IN_RESTRICTED_COUNTRY",
+                                       "PRC_ADVANCED_IC",
+                                       "SHIPMENT_STRUCTURING",
+                                       "TRANSSHIPMENT_ROUTE",
+                                       "THIRD_COUNTRY_PAYMENT",
+                                       "NEW_ENTITY_VELOCITY",
+                                       "SITE_POWER_IMPLAUSIBLE",
+                                       "SERIAL_LOCATION_MISMATCH",
+                                       "RESTRICTED_TRAINING_COMPUTE",
+                                       "MODEL_WEIGHT_TRANSFER",
+                                       "SCREENING_MATCH",
+                                       "COMPOSITE_RISK"};
   if (profile == "aidr-2025") {
     expected.push_back("COUNTRY_QUOTA");
     expected.push_back("CONSIGNEE_LPP_QUOTA");

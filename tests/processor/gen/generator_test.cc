@@ -591,14 +591,14 @@ TEST(EventGeneratorTest, ScenariosAreLabelledByConstruction) {
     by_tag[e.scenario].push_back(i);
     names.insert(ScenarioName(e));
   }
-  EXPECT_THAT(names,
-              UnorderedElementsAre("embargoed-destination", "ascend-shipment", "lpp-quota-burst",
-                                   "restricted-parent", "transshipment-hk-payer", "structuring",
-                                   "new-entity-velocity", "site-power", "serial-diversion",
-                                   "ascend-cloud", "restricted-training", "frontier-weights",
-                                   "finetune-accumulation", "entity-list-front-company"));
+  EXPECT_THAT(
+      names, UnorderedElementsAre(
+                 "embargoed-destination", "ascend-shipment", "lpp-quota-burst", "restricted-parent",
+                 "transshipment-hk-payer", "structuring", "new-entity-velocity", "site-power",
+                 "serial-diversion", "ascend-cloud", "restricted-training", "frontier-weights",
+                 "finetune-accumulation", "entity-list-front-company", "composite-diversion"));
 
-  int full_lpp_bursts = 0, front_companies = 0;
+  int full_lpp_bursts = 0, front_companies = 0, composites = 0;
   int finetunes = 0;
   int diversions = 0;
   for (const auto& [tag, idx] : by_tag) {
@@ -724,6 +724,25 @@ TEST(EventGeneratorTest, ScenariosAreLabelledByConstruction) {
       EXPECT_NE(cu.datacenter_country(), tr.destination_country());
       EXPECT_THAT(ScenarioLabels(events[idx[1]]), ElementsAre("SERIAL_LOCATION_MISMATCH"));
       ++diversions;
+    } else if (name == "composite-diversion") {
+      // Red flags first, volume later, one young consignee.
+      const v1::TradeEvent& tr = first.event.trade();
+      EXPECT_EQ(tr.payment().payer_country(), "HK");
+      EXPECT_THAT(ScenarioLabels(first),
+                  ElementsAre("TRANSSHIPMENT_ROUTE", "THIRD_COUNTRY_PAYMENT"));
+      if (idx.size() < 2) continue;
+      ASSERT_EQ(idx.size(), 2u);
+      const GeneratedEvent& second = events[idx[1]];
+      const v1::TradeEvent& big = second.event.trade();
+      EXPECT_EQ(big.ultimate_consignee().entity_id(), tr.ultimate_consignee().entity_id());
+      EXPECT_GT(ControlledTpp(big), 15'832'000);
+      EXPECT_EQ(big.payment().payer_country().empty() || big.payment().payer_country() != "HK",
+                true);
+      const bool within = TimeMs(second) - TimeMs(first) < 180 * kDayMs;
+      if (within) {
+        EXPECT_THAT(ScenarioLabels(second), ElementsAre("NEW_ENTITY_VELOCITY", "COMPOSITE_RISK"));
+        ++composites;
+      }
     } else if (name == "entity-list-front-company") {
       // The consignee, or its declared ultimate parent, carries an Entity
       // List name; nothing else about the shipment is a red flag.
@@ -742,6 +761,7 @@ TEST(EventGeneratorTest, ScenariosAreLabelledByConstruction) {
   }
   EXPECT_GT(full_lpp_bursts, 0);
   EXPECT_GT(front_companies, 0);
+  EXPECT_GT(composites, 0);
   EXPECT_GT(finetunes, 0);
   EXPECT_GT(diversions, 0);
 }
