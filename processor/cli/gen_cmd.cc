@@ -1,6 +1,8 @@
 // exportwatch gen: the synthetic producer.
 #include <iostream>
 
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "processor/cli/commands.h"
 #include "processor/cli/flags.h"
 #include "processor/cli/kafka_flags.h"
@@ -11,7 +13,7 @@
 namespace exportwatch::cli {
 
 int RunGen(int argc, char** argv) {
-  std::string brokers, output, labels_path, data_dir = "../shared/data";
+  std::string brokers, output, labels_path, data_dir = "../shared/data", scenarios = "all";
   std::vector<std::string> kafka_props;
   int64_t count = 1000, seed = 1;
   double rate = 0, violation_rate = 0.01;
@@ -27,6 +29,9 @@ int RunGen(int argc, char** argv) {
   flags.Int("count", &count, "events to generate (0: until Ctrl-C)");
   flags.Double("rate", &rate, "events per second (0: as fast as possible)");
   flags.Double("violation-rate", &violation_rate, "fraction of events from violation scenarios");
+  flags.String("scenarios", &scenarios,
+               "violation scenarios to mix in: all, or names separated by commas (" +
+                   absl::StrJoin(EventGenerator::ScenarioNames(), ", ") + ")");
   flags.Int("seed", &seed, "random seed (same seed, same stream)");
   flags.Bool("protobuf", &protobuf, "encode Kafka records as protobuf instead of JSON");
   flags.Repeated("kafka", &kafka_props, "librdkafka property KEY=VALUE (repeatable)");
@@ -38,11 +43,12 @@ int RunGen(int argc, char** argv) {
   EventGenerator::Options go;
   go.seed = static_cast<uint64_t>(seed);
   go.violation_rate = violation_rate;
+  if (scenarios != "all") go.scenarios = absl::StrSplit(scenarios, ',', absl::SkipEmpty());
   go.data_dir = data_dir;
   auto gen = EventGenerator::Create(go);
   if (!gen.ok()) {
     std::cerr << "exportwatch gen: " << gen.status().message() << "\n";
-    return 1;
+    return gen.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   std::unique_ptr<LineWriter> labels;
   if (!labels_path.empty()) {

@@ -333,8 +333,8 @@ class EventGenerator::Impl {
     const int64_t t = now_ms_;
     now_ms_ += NextGapMs();
     const auto stream = static_cast<Stream>(stream_table_.Sample(rng_));
-    if (opts_.violation_rate > 0 && rng_.Bernoulli(opts_.violation_rate)) {
-      if (pending_[stream].empty()) StartScenario(stream);
+    if (opts_.violation_rate > 0 && rng_.Bernoulli(opts_.violation_rate) &&
+        (!pending_[stream].empty() || StartScenario(stream))) {
       Step step = std::move(pending_[stream].front());
       pending_[stream].pop_front();
       step(t, out);
@@ -923,17 +923,35 @@ class EventGenerator::Impl {
     }
   }
 
-  void StartScenario(Stream s) {
+  // Starts a scenario of stream `s`; false when none is enabled.
+  bool StartScenario(Stream s) {
     const std::vector<ScenarioKind>& kinds = Scenarios(s);
     std::vector<double> w;
+    double total = 0;
     for (const ScenarioKind& k : kinds) {
-      const bool off = k.start == &Impl::StartFrontCompany && entity_list_names_.empty();
+      const bool off =
+          (k.start == &Impl::StartFrontCompany && entity_list_names_.empty()) ||
+          (!opts_.scenarios.empty() && std::find(opts_.scenarios.begin(), opts_.scenarios.end(),
+                                                 k.name) == opts_.scenarios.end());
       w.push_back(off ? 0 : k.weight);
+      total += w.back();
     }
+    if (total <= 0) return false;
     const ScenarioKind& k = kinds[rng_.Weighted(w)];
     (this->*k.start)(absl::StrCat(k.name, "/", ++scenario_n_));
+    return true;
   }
 
+ public:
+  static std::vector<std::string> AllScenarioNames() {
+    std::vector<std::string> names;
+    for (Stream s : {kTrade, kCloud, kModel}) {
+      for (const ScenarioKind& k : Scenarios(s)) names.emplace_back(k.name);
+    }
+    return names;
+  }
+
+ private:
   const gen::Chip& ChipNamed(absl::string_view model) { return *gen::FindChip(model); }
 
   const gen::Chip& ControlledNvidia() {
@@ -1461,6 +1479,13 @@ absl::StatusOr<std::unique_ptr<EventGenerator>> EventGenerator::Create(Options o
     return absl::InvalidArgumentError("id_namespace: up to 32 of [A-Za-z0-9_.]");
   }
 
+  const std::vector<std::string> known = Impl::AllScenarioNames();
+  for (const auto& name : options.scenarios) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown scenario '", name, "' (known: ", absl::StrJoin(known, ", "), ")"));
+    }
+  }
   gen::SourceData data;
   DataReport report;
   std::vector<std::string> fallbacks;
@@ -1493,6 +1518,8 @@ EventGenerator::EventGenerator(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 EventGenerator::~EventGenerator() = default;
 
 void EventGenerator::Next(GeneratedEvent* out) { impl_->Next(out); }
+
+std::vector<std::string> EventGenerator::ScenarioNames() { return Impl::AllScenarioNames(); }
 
 const DataReport& EventGenerator::data_report() const { return impl_->report(); }
 

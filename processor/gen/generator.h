@@ -67,6 +67,9 @@ class EventGenerator {
     // Fraction of events that belong to injected violation scenarios, in
     // [0, 1], applied per stream. Default 0.01.
     double violation_rate = 0.01;
+    // Scenarios to inject (names of README.md's table); empty: all. A
+    // stream none of whose scenarios is chosen gets baseline traffic only.
+    std::vector<std::string> scenarios;
     // Root of the shared data (folders taiwan-hs8542-exports/ and
     // alibaba-clusterdata/). Default "../shared/data", relative to the
     // working directory (the project root in CI).
@@ -92,6 +95,9 @@ class EventGenerator {
   // Loads the data and builds the populations. InvalidArgument for bad
   // options; with require_data, the load error of a missing/bad file.
   static absl::StatusOr<std::unique_ptr<EventGenerator>> Create(Options options);
+
+  // The names of every scenario, trade first.
+  static std::vector<std::string> ScenarioNames();
 
   ~EventGenerator();
   EventGenerator(const EventGenerator&) = delete;

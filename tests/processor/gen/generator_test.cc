@@ -903,3 +903,36 @@ TEST(EventGeneratorTest, PartyNamesDoNotResembleSanctionedNames) {
 
 }  // namespace
 }  // namespace exportwatch
+
+namespace exportwatch {
+namespace {
+
+TEST(EventGeneratorScenariosTest, OnlyTheChosenScenariosAreInjected) {
+  EventGenerator::Options o;
+  o.data_dir = std::string(EW_SHARED_DIR) + "/data";
+  o.violation_rate = 0.3;
+  o.scenarios = {"structuring", "restricted-training"};
+  auto gen = EventGenerator::Create(o);
+  ASSERT_TRUE(gen.ok()) << gen.status();
+  std::set<std::string> seen;
+  int model_violations = 0;
+  GeneratedEvent e;
+  for (int i = 0; i < 5000; ++i) {
+    (*gen)->Next(&e);
+    if (e.scenario.empty()) continue;
+    const std::string name = e.scenario.substr(0, e.scenario.find('/'));
+    if (name != "country-quota") seen.insert(name);
+    model_violations += e.event.has_model_transfer();
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"structuring", "restricted-training"}));
+  EXPECT_EQ(model_violations, 0);  // no model scenario chosen: baseline only
+
+  o.scenarios = {"structuring", "no-such-scenario"};
+  auto bad = EventGenerator::Create(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("no-such-scenario"), std::string::npos);
+  EXPECT_EQ(EventGenerator::ScenarioNames().size(), 15u);
+}
+
+}  // namespace
+}  // namespace exportwatch
