@@ -3,10 +3,12 @@
 #include <iostream>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
@@ -49,6 +51,15 @@ class AlertdImpl final : public Alertd {
     ASSIGN_OR_RETURN(log_, OpenRocksDbAlertLog(lo));
     AlertServiceOptions so;
     so.subscriber_buffer = o_.subscriber_buffer;
+    if (!o_.triage_topic.empty()) {
+      KafkaSinkOptions po;
+      po.brokers = o_.brokers;
+      po.config = o_.kafka_config;
+      ASSIGN_OR_RETURN(triage_producer_, KafkaSink::Create(po));
+      so.replicate_triage = [this](const std::string& id, const v1::Triage& t) {
+        return ReplicateTriage(id, t);
+      };
+    }
     service_ = std::make_unique<AlertService>(log_.get(), so);
     AlertServerOptions server_opts;
     server_opts.address = o_.listen;
@@ -75,6 +86,22 @@ class AlertdImpl final : public Alertd {
       absl::SleepFor(absl::Seconds(1));
     }
     if (stop.load()) return absl::OkStatus();
+    int triage_partitions = 0;
+    if (!o_.triage_topic.empty()) {
+      // Updates of one alert share a key, hence a partition and an order:
+      // every replica applies them in the same order.
+      auto n = meta->PartitionCount(o_.triage_topic, absl::Seconds(2));
+      if (!n.ok()) {
+        if (auto e = meta->EnsureTopics({{o_.triage_topic, 1, {{"cleanup.policy", "compact"}}}},
+                                        absl::Seconds(10));
+            !e.ok()) {
+          std::cerr << "alertd: creating triage topic " << o_.triage_topic << ": " << e << "\n";
+        }
+        n = meta->PartitionCount(o_.triage_topic, absl::Seconds(5));
+      }
+      if (!n.ok()) return n.status();
+      triage_partitions = *n;
+    }
     ASSIGN_OR_RETURN(auto stored, log_->LastSourcePosition());
     std::map<int32_t, int64_t> position = stored ? ParsePosition(*stored) : decltype(position){};
     KafkaSourceOptions so;
@@ -83,6 +110,9 @@ class AlertdImpl final : public Alertd {
     for (int32_t p = 0; p < partitions; ++p) {
       auto it = position.find(p);
       so.assign.push_back({{o_.alerts_topic, p}, it == position.end() ? -1 : it->second});
+    }
+    for (int32_t p = 0; p < triage_partitions; ++p) {
+      so.assign.push_back({{o_.triage_topic, p}, 0});  // all of it, every start
     }
     ASSIGN_OR_RETURN(auto source, KafkaSource::Create(so, nullptr));
     google::protobuf::util::JsonParseOptions jopts;
@@ -95,6 +125,10 @@ class AlertdImpl final : public Alertd {
       std::vector<v1::Alert> alerts;
       alerts.reserve(records->size());
       for (const Record& r : *records) {
+        if (r.topic == o_.triage_topic) {
+          ApplyTriageRecord(r);
+          continue;
+        }
         position[r.partition] = r.offset + 1;
         v1::Alert a;
         auto s = google::protobuf::util::JsonStringToMessage(
@@ -109,15 +143,69 @@ class AlertdImpl final : public Alertd {
         a.clear_cursor();
         alerts.push_back(std::move(a));
       }
+      if (alerts.empty() && position == published_position_) continue;  // triage only
+      ApplyPendingTriage(alerts);
       auto appended = service_->Publish(std::move(alerts), FormatPosition(position));
       if (!appended.ok()) return appended.status();
+      published_position_ = position;
     }
     source->Close();
     return absl::OkStatus();
   }
 
  private:
+  // UpdateAlertStatus: the update on the triage topic, acknowledged.
+  absl::Status ReplicateTriage(const std::string& alert_id, const v1::Triage& triage) {
+    absl::MutexLock lock(&triage_mu_);  // Flush reports this producer's errors
+    RETURN_IF_ERROR(triage_producer_->Produce(o_.triage_topic, alert_id, triage.SerializeAsString(),
+                                              {{"content-type", "application/x-protobuf"}}));
+    return triage_producer_->Flush(absl::Seconds(10));
+  }
+
+  void ApplyTriageRecord(const Record& r) {
+    v1::Triage t;
+    if (r.key.empty() || r.key.size() > 256 || r.value.size() > 64 * 1024 ||
+        !t.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
+      if (++unreadable_triage_ <= 10) {
+        std::cerr << "alertd: skipping unreadable triage record at " << r.topic << "/"
+                  << r.partition << "@" << r.offset << "\n";
+      }
+      return;
+    }
+    const std::string id(r.key);
+    auto applied = log_->UpdateStatus(id, t);
+    if (applied.ok()) {
+      pending_triage_.erase(id);
+    } else if (absl::IsNotFound(applied.status())) {
+      // Its alert has not reached this replica yet.
+      if (pending_triage_.size() < kMaxPendingTriage || pending_triage_.contains(id)) {
+        pending_triage_[id] = std::move(t);
+      } else if (++dropped_triage_ <= 10) {
+        std::cerr << "alertd: too many triage updates for unknown alerts; dropped " << id << "\n";
+      }
+    } else {
+      std::cerr << "alertd: triage of " << id << ": " << applied.status() << "\n";
+    }
+  }
+
+  // Alerts about to be stored take their waiting triage with them.
+  void ApplyPendingTriage(std::vector<v1::Alert>& alerts) {
+    if (pending_triage_.empty()) return;
+    for (auto& a : alerts) {
+      auto it = pending_triage_.find(a.alert_id());
+      if (it == pending_triage_.end()) continue;
+      *a.mutable_triage() = std::move(it->second);
+      pending_triage_.erase(it);
+    }
+  }
+
+  static constexpr size_t kMaxPendingTriage = 100'000;
   AlertdOptions o_;
+  absl::Mutex triage_mu_;
+  std::unique_ptr<KafkaSink> triage_producer_;
+  absl::flat_hash_map<std::string, v1::Triage> pending_triage_;
+  std::map<int32_t, int64_t> published_position_;
+  uint64_t unreadable_triage_ = 0, dropped_triage_ = 0;
   std::unique_ptr<AlertLog> log_;
   std::unique_ptr<AlertService> service_;
   std::unique_ptr<AlertServer> server_;

@@ -7,6 +7,17 @@
 // resumes exactly where its log ends; duplicates (a processor re-emitting
 // after a crash) are dropped by alert_id. With the default single-partition
 // `alerts` topic, every replica assigns the same cursor to the same alert.
+//
+// Triage (UpdateAlertStatus) is replicated through the compacted triage
+// topic: the replica that takes the RPC produces the update and waits for
+// the broker's acknowledgement before applying it and answering, and every
+// replica (itself included) applies the topic's records in order, so all
+// converge on the last update of each alert (updates of one alert share a
+// key, hence a partition and one order). A replica reads the triage
+// topic from its start at every start-up (compaction keeps it to one
+// record per alert), so a replica with a new disk gets every status back.
+// An update for an alert a replica has not stored yet waits in memory
+// (bounded) until the alert arrives.
 #pragma once
 
 #include <atomic>
@@ -26,6 +37,10 @@ struct AlertdOptions {
   KafkaConfig kafka_config;
   // Default "alerts".
   std::string alerts_topic = "alerts";
+  // Compacted topic of triage updates (key: alert_id, value: Triage), the
+  // shared truth of UpdateAlertStatus for every replica; created if missing.
+  // Empty: triage stays local to a replica. Default "alert-triage".
+  std::string triage_topic = "alert-triage";
   // RocksDB directory of the alert log. Required.
   std::string state_dir;
   // gRPC listen address; port 0 picks a free port. Default 127.0.0.1:50051.

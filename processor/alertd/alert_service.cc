@@ -541,6 +541,16 @@ grpc::ServerUnaryReactor* AlertService::UpdateAlertStatus(
   triage.set_updated_by(request->updated_by());
   triage.set_note(request->note());
   *triage.mutable_updated_at() = ToProtoTimestamp(Now());
+  if (options_.replicate_triage) {
+    // Unknown ids fail here, before anything is replicated.
+    if (auto known = log_->Get(request->alert_id()); !known.ok()) {
+      return FinishUnary(context, known.status());
+    }
+    if (absl::Status r = options_.replicate_triage(request->alert_id(), triage); !r.ok()) {
+      return FinishUnary(
+          context, absl::UnavailableError(absl::StrCat("triage not replicated: ", r.message())));
+    }
+  }
   absl::StatusOr<v1::Alert> alert = log_->UpdateStatus(request->alert_id(), triage);
   if (!alert.ok()) return FinishUnary(context, alert.status());
   *response = *std::move(alert);

@@ -51,6 +51,12 @@ struct AlertServiceOptions {
   size_t max_id_bytes = 256;
   // Longest triage note, in bytes. Default 4096.
   size_t max_note_bytes = 4096;
+  // Makes a triage update durable and visible to every replica before this
+  // replica applies it (alertd: a record on the compacted triage topic that
+  // every replica reads). An error fails the RPC with UNAVAILABLE and
+  // changes nothing. Null: the update is local to this replica's log.
+  std::function<absl::Status(const std::string& alert_id, const v1::Triage& triage)>
+      replicate_triage;
   // A cut-off subscriber's final status waits behind the alert being
   // written to it; when the client does not read that alert for this long,
   // the call is cancelled instead (checked on each Publish). Default 30 s.

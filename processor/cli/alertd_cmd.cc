@@ -21,6 +21,9 @@ int RunAlertd(int argc, char** argv) {
   flags.String("state-dir", &o.state_dir, "RocksDB directory of the alert log; required");
   flags.String("listen", &o.listen, "gRPC address (port 0: any free port)");
   flags.String("alerts-topic", &o.alerts_topic, "topic to read alerts from");
+  flags.String("triage-topic", &o.triage_topic,
+               "compacted topic through which replicas share triage updates (created if "
+               "missing); empty: triage stays local to this replica");
   flags.Int("subscriber-buffer", &buffer, "live alerts queued per subscriber before cut-off");
   flags.Repeated("kafka", &kafka_props, "librdkafka property KEY=VALUE (repeatable)");
   bool check = false;

@@ -91,7 +91,8 @@ int RunDev(int argc, char** argv) {
                                                                      {topics.alerts, 1},
                                                                      {topics.dead_letters, 1},
                                                                      {topics.facts, 8},
-                                                                     {topics.reference_data, 1}}) {
+                                                                     {topics.reference_data, 1},
+                                                                     {"alert-triage", 1}}) {
     if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return Fail("topics", s);
   }
   const std::string brokers = (*cluster)->bootstraps();
