@@ -15,12 +15,17 @@ absl::Status RunAlertSubscriber(const AlertSubscriberOptions& options,
                                 const std::atomic<bool>& stop,
                                 const std::function<void(const v1::Alert&)>& on_alert,
                                 const std::function<void(const absl::Status&)>& on_status) {
-  auto channel = grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(options.target, options.credentials ? options.credentials
+                                                              : grpc::InsecureChannelCredentials());
   auto stub = v1::AlertService::NewStub(channel);
   v1::SubscribeRequest request = options.request;
   int failures = 0;
   while (!stop.load()) {
     grpc::ClientContext ctx;
+    if (!options.bearer_token.empty()) {
+      ctx.AddMetadata("authorization", "Bearer " + options.bearer_token);
+    }
     absl::Mutex mu;
     bool done = false;
     // Cancels the blocking Read when asked to stop.
@@ -50,6 +55,10 @@ absl::Status RunAlertSubscriber(const AlertSubscriberOptions& options,
                                  : absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                                                 status.error_message());
     if (on_status) on_status(s);
+    // Retrying cannot fix these: the credentials or the request are wrong.
+    if (absl::IsUnauthenticated(s) || absl::IsPermissionDenied(s) || absl::IsInvalidArgument(s)) {
+      return s;
+    }
     failures = got_any ? 0 : failures + 1;
     if (options.max_failures > 0 && failures >= options.max_failures) {
       return absl::UnavailableError(absl::StrCat("subscribe to ", options.target, " failed ",

@@ -60,9 +60,13 @@ class AlertdImpl final : public Alertd {
         return ReplicateTriage(id, t);
       };
     }
+    if (!o_.auth_tokens_file.empty()) {
+      ASSIGN_OR_RETURN(so.tokens, BearerTokens::Load(o_.auth_tokens_file));
+    }
     service_ = std::make_unique<AlertService>(log_.get(), so);
     AlertServerOptions server_opts;
     server_opts.address = o_.listen;
+    ASSIGN_OR_RETURN(server_opts.credentials, MakeServerCredentials(o_.tls));
     ASSIGN_OR_RETURN(server_, AlertServer::Start(service_.get(), server_opts));
     return absl::OkStatus();
   }

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "connectors/kafka_types.h"
+#include "processor/alertd/auth.h"
 
 namespace exportwatch {
 
@@ -45,6 +46,10 @@ struct AlertdOptions {
   std::string state_dir;
   // gRPC listen address; port 0 picks a free port. Default 127.0.0.1:50051.
   std::string listen = "127.0.0.1:50051";
+  // TLS for the gRPC port (empty cert: plaintext), and a file of accepted
+  // bearer tokens (empty: none needed). See processor/alertd/auth.h.
+  ServerTlsFiles tls;
+  std::string auth_tokens_file;
   // Live alerts buffered per subscriber before it is cut off. Default 1024.
   size_t subscriber_buffer = 1024;
 };

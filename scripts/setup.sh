@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake ninja-build pkg-config
   librdkafka-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  librocksdb-dev libabsl-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev libicu-dev)
+  librocksdb-dev libabsl-dev libsimdjson-dev libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
+  openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -38,6 +38,10 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+absl::Status Unauthenticated() {
+  return absl::UnauthenticatedError("missing or invalid bearer token (authorization: Bearer ...)");
+}
+
 // A Subscribe refused before it starts (bad request).
 class RefusedSubscribe final : public grpc::ServerWriteReactor<v1::Alert> {
  public:
@@ -434,6 +438,7 @@ absl::StatusOr<AlertFilter> AlertService::FilterFromRequest(
 
 grpc::ServerWriteReactor<v1::Alert>* AlertService::Subscribe(grpc::CallbackServerContext* context,
                                                              const v1::SubscribeRequest* request) {
+  if (!Authorized(*context)) return new RefusedSubscribe(ToGrpc(Unauthenticated()));
   absl::StatusOr<AlertFilter> filter =
       FilterFromRequest(request->min_severity(), request->rule_ids(), request->subject_ids());
   if (!filter.ok()) return new RefusedSubscribe(ToGrpc(filter.status()));
@@ -462,6 +467,7 @@ grpc::ServerWriteReactor<v1::Alert>* AlertService::Subscribe(grpc::CallbackServe
 grpc::ServerUnaryReactor* AlertService::ListAlerts(grpc::CallbackServerContext* context,
                                                    const v1::ListAlertsRequest* request,
                                                    v1::ListAlertsResponse* response) {
+  if (!Authorized(*context)) return FinishUnary(context, Unauthenticated());
   absl::StatusOr<AlertFilter> filter =
       FilterFromRequest(request->min_severity(), request->rule_ids(), request->subject_ids());
   if (!filter.ok()) return FinishUnary(context, filter.status());
@@ -513,6 +519,7 @@ grpc::ServerUnaryReactor* AlertService::ListAlerts(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* AlertService::GetAlert(grpc::CallbackServerContext* context,
                                                  const v1::GetAlertRequest* request,
                                                  v1::Alert* response) {
+  if (!Authorized(*context)) return FinishUnary(context, Unauthenticated());
   absl::Status valid = ValidateId("alert_id", request->alert_id());
   if (!valid.ok()) return FinishUnary(context, valid);
   absl::StatusOr<v1::Alert> alert = log_->Get(request->alert_id());
@@ -524,6 +531,7 @@ grpc::ServerUnaryReactor* AlertService::GetAlert(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* AlertService::UpdateAlertStatus(
     grpc::CallbackServerContext* context, const v1::UpdateAlertStatusRequest* request,
     v1::Alert* response) {
+  if (!Authorized(*context)) return FinishUnary(context, Unauthenticated());
   absl::Status valid = ValidateId("alert_id", request->alert_id());
   if (valid.ok() && !v1::AlertStatus_IsValid(request->status())) {
     valid = absl::InvalidArgumentError(

@@ -28,6 +28,7 @@
 #include "exportwatch/v1/alert.grpc.pb.h"
 #include "exportwatch/v1/alert.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "processor/alertd/auth.h"
 #include "state/alert_log.h"
 
 namespace exportwatch {
@@ -57,6 +58,9 @@ struct AlertServiceOptions {
   // changes nothing. Null: the update is local to this replica's log.
   std::function<absl::Status(const std::string& alert_id, const v1::Triage& triage)>
       replicate_triage;
+  // Accepted bearer tokens; every RPC without one of them gets
+  // UNAUTHENTICATED and nothing else. Null: no token needed.
+  std::shared_ptr<const BearerTokens> tokens;
   // A cut-off subscriber's final status waits behind the alert being
   // written to it; when the client does not read that alert for this long,
   // the call is cancelled instead (checked on each Publish). Default 30 s.
@@ -127,6 +131,9 @@ class AlertService final : public v1::AlertService::CallbackService {
   // Makes `sub` live if it has read the log up to the head. Atomic with
   // respect to Publish, so no alert falls between catch-up and live.
   bool TryGoLive(Subscription* sub, uint64_t scanned_seq);
+  bool Authorized(const grpc::CallbackServerContext& context) const {
+    return options_.tokens == nullptr || options_.tokens->Allows(context);
+  }
   // Called from the stream's OnDone: nothing refers to `sub` afterwards.
   void Unregister(Subscription* sub);
   // Cancels cut-off streams whose client has not read for

@@ -24,6 +24,13 @@ int RunAlertd(int argc, char** argv) {
   flags.String("triage-topic", &o.triage_topic,
                "compacted topic through which replicas share triage updates (created if "
                "missing); empty: triage stays local to this replica");
+  flags.String("tls-cert", &o.tls.cert, "PEM certificate chain: serve gRPC over TLS");
+  flags.String("tls-key", &o.tls.key, "PEM private key of --tls-cert");
+  flags.String("tls-client-ca", &o.tls.client_ca,
+               "PEM CA bundle: require client certificates it signed (mutual TLS)");
+  flags.String("auth-tokens", &o.auth_tokens_file,
+               "file of accepted bearer tokens, one per line (16+ characters); a call "
+               "without one gets UNAUTHENTICATED");
   flags.Int("subscriber-buffer", &buffer, "live alerts queued per subscriber before cut-off");
   flags.Repeated("kafka", &kafka_props, "librdkafka property KEY=VALUE (repeatable)");
   bool check = false;
@@ -41,6 +48,17 @@ int RunAlertd(int argc, char** argv) {
   if (o.brokers.empty() || o.state_dir.empty() || o.listen.empty()) {
     std::cerr << "exportwatch alertd: --brokers, --state-dir and --listen are required\n";
     return 2;
+  }
+  // Credentials are checked here too, so --check catches a bad file.
+  if (auto c = MakeServerCredentials(o.tls); !c.ok()) {
+    std::cerr << "exportwatch alertd: " << c.status().message() << "\n";
+    return 2;
+  }
+  if (!o.auth_tokens_file.empty()) {
+    if (auto t = BearerTokens::Load(o.auth_tokens_file); !t.ok()) {
+      std::cerr << "exportwatch alertd: " << t.status().message() << "\n";
+      return 2;
+    }
   }
   if (check) {
     std::cout << "alertd: configuration OK" << std::endl;

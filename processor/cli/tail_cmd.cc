@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "processor/alert_subscriber.h"
+#include "processor/alertd/auth.h"
 #include "processor/cli/commands.h"
 #include "processor/cli/flags.h"
 #include "processor/cli/signals.h"
@@ -16,6 +17,8 @@ int RunTail(int argc, char** argv) {
   std::vector<std::string> rules, subjects;
   bool json = false, from_start = false;
   int64_t count = 0;
+  ClientTlsFiles tls;
+  std::string token_file;
   FlagSet flags("tail",
                 "Subscribes to an alertd and prints alerts as they arrive, one per line.\n"
                 "Reconnects by itself and resumes from the last cursor it printed.");
@@ -27,9 +30,28 @@ int RunTail(int argc, char** argv) {
   flags.Bool("from-start", &from_start, "first every stored alert, then live");
   flags.Bool("json", &json, "print each alert as its JSON (else one readable line)");
   flags.Int("count", &count, "exit after this many alerts (0: never)");
+  flags.String("tls-ca", &tls.ca, "PEM roots to verify alertd's certificate: connect over TLS");
+  flags.String("tls-cert", &tls.cert, "PEM client certificate (mutual TLS)");
+  flags.String("tls-key", &tls.key, "PEM private key of --tls-cert");
+  flags.String("auth-token-file", &token_file,
+               "file whose first line is the bearer token to send (kept out of argv)");
   if (int rc = HandleParse(flags, argc, argv, 2); rc >= 0) return rc;
   AlertSubscriberOptions o;
   o.target = target;
+  auto creds = MakeChannelCredentials(tls);
+  if (!creds.ok()) {
+    std::cerr << "exportwatch tail: " << creds.status().message() << "\n";
+    return 2;
+  }
+  o.credentials = *creds;
+  if (!token_file.empty()) {
+    auto token = ReadTokenFile(token_file);
+    if (!token.ok()) {
+      std::cerr << "exportwatch tail: " << token.status().message() << "\n";
+      return 2;
+    }
+    o.bearer_token = *token;
+  }
   if (!min_severity.empty()) {
     v1::Severity sev;
     if (!v1::Severity_Parse(min_severity, &sev)) {
