@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "connectors/event_codec.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/screening_match.h"
 #include "screening/watchlist.h"
@@ -31,9 +30,10 @@ void EntityRegistry::Note(const v1::Event& event) {
     std::string key = absl::StrCat(sp.role, "|", EntityKey(*sp.party));
     auto [it, added] = parties_.try_emplace(std::move(key));
     it->second.last_seen = ++clock_;
-    if (added || EventId(it->second.slim) != EventId(event)) {
-      it->second.slim = SlimForScreening(event, sp);
-    }
+    // The first event that named it is kept (copying one per event would
+    // cost an allocation per party on the hot path); any event naming the
+    // party serves as the re-screen alert's evidence.
+    if (added) it->second.slim = SlimForScreening(event, sp);
   }
   if (parties_.size() > capacity_) Evict();
 }

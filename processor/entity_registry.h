@@ -4,8 +4,8 @@
 // their next event.
 //
 // Each ingest stage keeps one, in memory, bounded: the `capacity` parties
-// seen most recently (by arrival), each with a slim copy of the last event
-// that named it (SlimForScreening). After a restart it refills from traffic;
+// seen most recently (by arrival), each with a slim copy of the first event
+// that named it since it entered the registry (SlimForScreening). After a restart it refills from traffic;
 // a party not seen since then is screened again with its next event. Every
 // instance re-screens the parties of its own input partitions, and the
 // alerts' ids depend only on (party, list version), so instances that both
