@@ -109,6 +109,10 @@ void ScreenWith(const v1::Event& event, const RuleContext& ctx, const screening:
     spec.severity = strict && controlled ? v1::CRITICAL : v1::HIGH;
     spec.subject_kind = v1::ENTITY;
     spec.subject_id = EntityKey(*sp.party);
+    // A party known only by its parent's name is named after it.
+    if (spec.subject_id.empty()) {
+      spec.subject_id = absl::StrCat("parent:", NormalizeName(sp.party->ultimate_parent_name()));
+    }
     if (list_update) {
       spec.window = absl::StrCat("list:", ctx.watchlist_version);
       spec.once_per_window = true;
