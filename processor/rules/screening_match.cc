@@ -183,8 +183,10 @@ std::vector<ScreenedParty> ScreenedParties(const v1::Event& event) {
   };
   if (event.has_trade()) {
     const auto& t = event.trade();
-    add("purchaser", t.purchaser());
+    // The consignee first: a party in several roles is named by its most
+    // telling one.
     add("ultimate_consignee", t.ultimate_consignee());
+    add("purchaser", t.purchaser());
     add("end_user", t.end_user());
     add("exporter", t.exporter());
     for (const auto& ic : t.intermediate_consignees()) add("intermediate_consignee", ic);
