@@ -14,6 +14,7 @@
 #include "connectors/kafka_source.h"
 #include "google/protobuf/util/json_util.h"
 #include "processor/alertd/alert_service.h"
+#include "processor/alertd/query_service.h"
 #include "state/rocksdb_alert_log.h"
 
 namespace exportwatch {
@@ -64,9 +65,11 @@ class AlertdImpl final : public Alertd {
       ASSIGN_OR_RETURN(so.tokens, BearerTokens::Load(o_.auth_tokens_file));
     }
     service_ = std::make_unique<AlertService>(log_.get(), so);
+    query_ = std::make_unique<QueryServiceImpl>(&quota_view_, so.tokens);
     AlertServerOptions server_opts;
     server_opts.address = o_.listen;
     ASSIGN_OR_RETURN(server_opts.credentials, MakeServerCredentials(o_.tls));
+    server_opts.extra_services.push_back(query_.get());
     ASSIGN_OR_RETURN(server_, AlertServer::Start(service_.get(), server_opts));
     return absl::OkStatus();
   }
@@ -90,21 +93,26 @@ class AlertdImpl final : public Alertd {
       absl::SleepFor(absl::Seconds(1));
     }
     if (stop.load()) return absl::OkStatus();
-    int triage_partitions = 0;
-    if (!o_.triage_topic.empty()) {
-      // Updates of one alert share a key, hence a partition and an order:
-      // every replica applies them in the same order.
-      auto n = meta->PartitionCount(o_.triage_topic, absl::Seconds(2));
-      if (!n.ok()) {
-        if (auto e = meta->EnsureTopics({{o_.triage_topic, 1, {{"cleanup.policy", "compact"}}}},
-                                        absl::Seconds(10));
-            !e.ok()) {
-          std::cerr << "alertd: creating triage topic " << o_.triage_topic << ": " << e << "\n";
-        }
-        n = meta->PartitionCount(o_.triage_topic, absl::Seconds(5));
+    // The compacted topics alertd reads whole at every start; created here
+    // when missing (alertd may start before the first processor).
+    auto compacted = [&](const std::string& topic) -> absl::StatusOr<int> {
+      auto n = meta->PartitionCount(topic, absl::Seconds(2));
+      if (n.ok()) return n;
+      if (auto e =
+              meta->EnsureTopics({{topic, 1, {{"cleanup.policy", "compact"}}}}, absl::Seconds(10));
+          !e.ok()) {
+        std::cerr << "alertd: creating " << topic << ": " << e << "\n";
       }
-      if (!n.ok()) return n.status();
-      triage_partitions = *n;
+      return meta->PartitionCount(topic, absl::Seconds(5));
+    };
+    // Updates of one alert share a key, hence a partition and an order:
+    // every replica applies them in the same order.
+    int triage_partitions = 0, usage_partitions = 0;
+    if (!o_.triage_topic.empty()) {
+      ASSIGN_OR_RETURN(triage_partitions, compacted(o_.triage_topic));
+    }
+    if (!o_.quota_usage_topic.empty()) {
+      ASSIGN_OR_RETURN(usage_partitions, compacted(o_.quota_usage_topic));
     }
     ASSIGN_OR_RETURN(auto stored, log_->LastSourcePosition());
     std::map<int32_t, int64_t> position = stored ? ParsePosition(*stored) : decltype(position){};
@@ -114,6 +122,9 @@ class AlertdImpl final : public Alertd {
     for (int32_t p = 0; p < partitions; ++p) {
       auto it = position.find(p);
       so.assign.push_back({{o_.alerts_topic, p}, it == position.end() ? -1 : it->second});
+    }
+    for (int32_t p = 0; p < usage_partitions; ++p) {
+      so.assign.push_back({{o_.quota_usage_topic, p}, 0});  // all of it, every start
     }
     for (int32_t p = 0; p < triage_partitions; ++p) {
       so.assign.push_back({{o_.triage_topic, p}, 0});  // all of it, every start
@@ -131,6 +142,14 @@ class AlertdImpl final : public Alertd {
       for (const Record& r : *records) {
         if (r.topic == o_.triage_topic) {
           ApplyTriageRecord(r);
+          continue;
+        }
+        if (r.topic == o_.quota_usage_topic) {
+          v1::QuotaUsage u;
+          if (r.value.size() <= 64 * 1024 &&
+              u.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
+            quota_view_.Put(std::move(u));
+          }
           continue;
         }
         position[r.partition] = r.offset + 1;
@@ -212,6 +231,8 @@ class AlertdImpl final : public Alertd {
   uint64_t unreadable_triage_ = 0, dropped_triage_ = 0;
   std::unique_ptr<AlertLog> log_;
   std::unique_ptr<AlertService> service_;
+  QuotaView quota_view_;
+  std::unique_ptr<QueryServiceImpl> query_;
   std::unique_ptr<AlertServer> server_;
 };
 

@@ -42,6 +42,10 @@ struct AlertdOptions {
   // shared truth of UpdateAlertStatus for every replica; created if missing.
   // Empty: triage stays local to a replica. Default "alert-triage".
   std::string triage_topic = "alert-triage";
+  // Compacted topic of quota usages written by the processors, the view
+  // behind QueryService.GetQuotaUsage (read whole at start-up). Empty: the
+  // service answers NOT_FOUND. Default "exportwatch-quota-usage".
+  std::string quota_usage_topic = "exportwatch-quota-usage";
   // RocksDB directory of the alert log. Required.
   std::string state_dir;
   // gRPC listen address; port 0 picks a free port. Default 127.0.0.1:50051.

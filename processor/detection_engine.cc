@@ -14,8 +14,12 @@ constexpr absl::string_view kComposite = "COMPOSITE_RISK";
 
 class VectorEmitter final : public Emitter {
  public:
-  VectorEmitter(std::vector<v1::Alert>* alerts, std::vector<FactOut>* facts)
-      : alerts_(alerts), facts_(facts) {}
+  VectorEmitter(std::vector<v1::Alert>* alerts, std::vector<FactOut>* facts,
+                std::vector<v1::QuotaUsage>* reports = nullptr)
+      : alerts_(alerts), facts_(facts), reports_(reports) {}
+  void Report(v1::QuotaUsage usage) override {
+    if (reports_ != nullptr) reports_->push_back(std::move(usage));
+  }
   void Alert(v1::Alert alert) override { alerts_->push_back(std::move(alert)); }
   void Fact(absl::string_view rule_id, std::string key) override {
     if (facts_ != nullptr) facts_->push_back({std::string(rule_id), std::move(key), "", {}});
@@ -29,6 +33,7 @@ class VectorEmitter final : public Emitter {
  private:
   std::vector<v1::Alert>* alerts_;
   std::vector<FactOut>* facts_;
+  std::vector<v1::QuotaUsage>* reports_;
 };
 
 }  // namespace
@@ -91,7 +96,8 @@ void DetectionEngine::DeriveFacts(const std::vector<v1::Alert>& alerts, size_t f
 
 absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, const v1::Fact& fact, absl::Time now,
                                             TaskState& state, std::vector<v1::Alert>* alerts,
-                                            std::vector<FactOut>* derived) const {
+                                            std::vector<FactOut>* derived,
+                                            std::vector<v1::QuotaUsage>* reports) const {
   auto it = by_id_.find(fact.rule_id());
   if (it == by_id_.end()) return false;
   const v1::Event& event = fact.event();
@@ -106,7 +112,7 @@ absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, const v1::Fact& f
   if (*seen) return false;
   const RuleContext ctx = Context(now, fact.source_rule_id());
   const size_t first_alert = alerts->size();
-  VectorEmitter out(alerts, nullptr);
+  VectorEmitter out(alerts, nullptr, reports);
   TaskState::Scoped scoped(&state, partition, fact.rule_id(), fact.key());
   absl::Status s = it->second->Apply(event, fact.key(), ctx, scoped, out);
   if (!s.ok()) return s;

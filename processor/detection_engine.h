@@ -56,10 +56,12 @@ class DetectionEngine {
   // Stage 2 (stateful): applies one fact unless its event id was applied to
   // (rule, key) before; returns whether it was applied. Facts of rules this
   // policy does not enable are skipped. Appends the alerts raised and the
-  // facts derived from them (to route like stage 1's).
+  // facts derived from them (to route like stage 1's), and the quota usages
+  // it changed (`reports`, optional: QueryService's view).
   [[nodiscard]] absl::StatusOr<bool> Apply(int32_t partition, const v1::Fact& fact, absl::Time now,
                                            TaskState& state, std::vector<v1::Alert>* alerts,
-                                           std::vector<FactOut>* derived) const;
+                                           std::vector<FactOut>* derived,
+                                           std::vector<v1::QuotaUsage>* reports = nullptr) const;
 
   // Both stages in-process, in order, as `replay` runs them: Inspect, then
   // Apply every fact on shard 0 of `state`, then Commit. Appends the alerts.

@@ -4,6 +4,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -43,6 +44,14 @@ absl::Status ProduceDurably(KafkaSink& sink, const std::atomic<bool>& stop, Proc
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
 }
+
+}  // namespace
+
+std::string QuotaUsageKey(const v1::QuotaUsage& u) {
+  return absl::StrCat(u.quota_id(), "|", u.subject().id(), "|", u.window_start().seconds());
+}
+
+namespace {
 
 class IngestStage {
  public:
@@ -300,6 +309,7 @@ class StatefulStage final : public RebalanceListener {
     alerts_.clear();
     derived_.clear();
     derived_records_.clear();
+    reports_.clear();
     absl::Time now = absl::Now();
     for (const Record& r : records) {
       state_.SetOffset(r.partition, r.topic, r.offset + 1);
@@ -311,8 +321,8 @@ class StatefulStage final : public RebalanceListener {
         continue;
       }
       const size_t first_derived = derived_.size();
-      ASSIGN_OR_RETURN(bool applied,
-                       engine->Apply(r.partition, fact, now, state_, &alerts_, &derived_));
+      ASSIGN_OR_RETURN(bool applied, engine->Apply(r.partition, fact, now, state_, &alerts_,
+                                                   &derived_, report_usage ? &reports_ : nullptr));
       for (size_t i = first_derived; i < derived_.size(); ++i) {
         v1::Fact out = MakeFact(derived_[i], fact.event());
         out.set_source_topic(fact.source_topic());
@@ -328,8 +338,12 @@ class StatefulStage final : public RebalanceListener {
     }
     // Alerts and derived facts are durable before the state that made them
     // commits: a crash in between re-applies the batch, which re-produces the
-    // same alert ids and facts (dropped downstream as duplicates).
-    if (!alerts_.empty() || !derived_records_.empty()) {
+    // same alert ids and facts (dropped downstream as duplicates). Quota
+    // usages go with them: the newest per quota window (a compacted topic
+    // keeps the newest per key, so a repeat is harmless).
+    absl::flat_hash_map<std::string, size_t> newest_usage;
+    for (size_t i = 0; i < reports_.size(); ++i) newest_usage[QuotaUsageKey(reports_[i])] = i;
+    if (!alerts_.empty() || !derived_records_.empty() || !newest_usage.empty()) {
       RETURN_IF_ERROR(ProduceDurably(*sink_, stop, m_, "stateful", [&]() -> absl::Status {
         for (const auto& a : alerts_) {
           RETURN_IF_ERROR(sink_->Produce(o_.topics.alerts, a.alert_id(), ToJson(a),
@@ -337,6 +351,11 @@ class StatefulStage final : public RebalanceListener {
         }
         for (const auto& [key, value] : derived_records_) {
           RETURN_IF_ERROR(sink_->Produce(o_.topics.facts, key, value, {}));
+        }
+        for (const auto& [key, i] : newest_usage) {
+          RETURN_IF_ERROR(sink_->Produce(o_.topics.quota_usage, key,
+                                         reports_[i].SerializeAsString(),
+                                         {{"content-type", "application/x-protobuf"}}));
         }
         return absl::OkStatus();
       }));
@@ -356,6 +375,8 @@ class StatefulStage final : public RebalanceListener {
   std::vector<v1::Alert> alerts_;
   std::vector<FactOut> derived_;
   std::vector<std::pair<std::string, std::string>> derived_records_;
+  std::vector<v1::QuotaUsage> reports_;
+  const bool report_usage = !o_.topics.quota_usage.empty();
 };
 
 class KafkaProcessor final : public Processor {
@@ -380,6 +401,9 @@ class KafkaProcessor final : public Processor {
           {o_.topics.dead_letters, 1},
           // A moved shard rebuilds its state from here: nothing may expire.
           {o_.topics.facts, o_.facts_partitions, {{"retention.ms", "-1"}}}};
+      if (!o_.topics.quota_usage.empty()) {
+        topics.push_back({o_.topics.quota_usage, 1, {{"cleanup.policy", "compact"}}});
+      }
       if (!o_.topics.reference_data.empty()) {
         // The newest record per key is the reference data in force.
         topics.push_back({o_.topics.reference_data, 1, {{"cleanup.policy", "compact"}}});

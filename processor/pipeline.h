@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "connectors/event_codec.h"
 #include "connectors/kafka_types.h"
+#include "exportwatch/v1/alert.pb.h"
 #include "processor/policy/policy.h"
 #include "processor/watchlist_data.h"
 
@@ -45,6 +46,9 @@ struct TopicNames {
   // Compacted; a record with key "policy" is a new policy version (hot
   // reload on every instance). Empty: not read.
   std::string reference_data = "reference-data";
+  // Compacted; the newest usage of every quota window (key
+  // QuotaUsageKey), served by alertd's QueryService. Empty: not written.
+  std::string quota_usage = "exportwatch-quota-usage";
 };
 
 struct ProcessorOptions {
@@ -103,6 +107,9 @@ struct ProcessorMetrics {
   // Wall-clock unix nanos of the last record either stage received.
   std::atomic<int64_t> last_record_unix_nanos{0};
 };
+
+// "<quota id>|<subject id>|<window start, unix seconds>".
+std::string QuotaUsageKey(const v1::QuotaUsage& usage);
 
 class Processor {
  public:

@@ -24,6 +24,9 @@ int RunAlertd(int argc, char** argv) {
   flags.String("triage-topic", &o.triage_topic,
                "compacted topic through which replicas share triage updates (created if "
                "missing); empty: triage stays local to this replica");
+  flags.String("quota-usage-topic", &o.quota_usage_topic,
+               "compacted topic of quota usages (written by the processors) behind "
+               "QueryService.GetQuotaUsage; empty: not served");
   flags.String("tls-cert", &o.tls.cert, "PEM certificate chain: serve gRPC over TLS");
   flags.String("tls-key", &o.tls.key, "PEM private key of --tls-cert");
   flags.String("tls-client-ca", &o.tls.client_ca,

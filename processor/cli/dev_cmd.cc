@@ -92,6 +92,7 @@ int RunDev(int argc, char** argv) {
                                                                      {topics.dead_letters, 1},
                                                                      {topics.facts, 8},
                                                                      {topics.reference_data, 1},
+                                                                     {topics.quota_usage, 1},
                                                                      {"alert-triage", 1}}) {
     if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return Fail("topics", s);
   }

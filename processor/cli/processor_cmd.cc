@@ -35,6 +35,9 @@ int RunProcessor(int argc, char** argv) {
                "compacted topic of reference data (key \"policy\": a new policy version; key "
                "\"watchlist\": a new screening list, CSL JSON or CSV); empty: none");
   flags.String("profile", &profile, "shipped profile: current | aidr-2025");
+  flags.String("quota-usage-topic", &o.topics.quota_usage,
+               "compacted topic where the newest usage of every quota window goes (alertd's "
+               "QueryService reads it); empty: not written");
   flags.String("group-prefix", &o.group_prefix,
                "consumer groups are PREFIX-ingest, PREFIX-stateful");
   flags.Int("facts-partitions", &facts_partitions, "partitions of the facts topic if created");

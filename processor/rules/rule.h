@@ -54,6 +54,9 @@ class Emitter {
   // and event_time) instead: for rules that fan one event out to many keys
   // (one fact per serial number) and need only a few of its fields.
   virtual void Fact(absl::string_view rule_id, std::string key, v1::Event payload) = 0;
+  // The current usage of a quota (QueryService's view), after an Apply
+  // changed it. Dropped by emitters that serve no view.
+  virtual void Report(v1::QuotaUsage usage) { (void)usage; }
 };
 
 // The state of one (rule, key): small named values.
