@@ -1037,6 +1037,31 @@ class EventGenerator::Impl {
     }
   }
 
+  // One NLR shipment of `qty` x `chip` to `c` from an exporter that serves
+  // `dest`, labelled `rules`.
+  void ShipTo(int64_t t, GeneratedEvent* out, const std::string& tag, const gen::Chip& chip,
+              int64_t qty, const std::string& dest, const Org& c, std::vector<std::string> rules) {
+    const Exporter& x = PickExporterFor(dest);
+    v1::TradeEvent* tr = BeginTrade(t, out);
+    FillShipment(x.org, x.source, c, chip, qty, AuthorizationType::NLR, tr);
+    out->expected_rules = std::move(rules);
+    out->scenario = tag;
+    AccountTrade(t, out);
+  }
+
+  // Reroutes `tr` through a Singapore forwarder (TRANSSHIPMENT) and has it
+  // paid from Hong Kong: TRANSSHIPMENT_ROUTE and THIRD_COUNTRY_PAYMENT.
+  void ViaSingaporePaidFromHongKong(const std::string& origin, const std::string& dest,
+                                    const Org& forwarder, v1::TradeEvent* tr) {
+    tr->clear_route();
+    AddRoute(tr, origin, RouteRole::ORIGIN);
+    AddRoute(tr, "SG", RouteRole::TRANSSHIPMENT);
+    AddRoute(tr, dest, RouteRole::FINAL);
+    FillParty(forwarder, tr->add_intermediate_consignees());
+    tr->mutable_payment()->set_payer_name(MakeOrgName(rng_, PartyKind::TRADING_COMPANY, "HK"));
+    tr->mutable_payment()->set_payer_country("HK");
+  }
+
   // A local data center owned by a parent headquartered in a restricted
   // country, shipped to without a licence.
   void StartRestrictedParent(const std::string& tag) {
@@ -1049,12 +1074,7 @@ class EventGenerator::Impl {
       c.parent_id = Id("SP", scenario_party_n_, 6);
       c.parent_name = MakeOrgName(rng_, PartyKind::OTHER, parent_hq);
       c.parent_hq_country = parent_hq;
-      const Exporter& x = PickExporterFor(dest);
-      v1::TradeEvent* tr = BeginTrade(t, out);
-      FillShipment(x.org, x.source, c, chip, qty, AuthorizationType::NLR, tr);
-      out->expected_rules = {"HQ_IN_RESTRICTED_COUNTRY"};
-      out->scenario = tag;
-      AccountTrade(t, out);
+      ShipTo(t, out, tag, chip, qty, dest, c, {"HQ_IN_RESTRICTED_COUNTRY"});
     });
   }
 
@@ -1079,12 +1099,7 @@ class EventGenerator::Impl {
         c.parent_name = listed;
         c.parent_hq_country = dest;
       }
-      const Exporter& x = PickExporterFor(dest);
-      v1::TradeEvent* tr = BeginTrade(t, out);
-      FillShipment(x.org, x.source, c, chip, qty, AuthorizationType::NLR, tr);
-      out->expected_rules = {"SCREENING_MATCH"};
-      out->scenario = tag;
-      AccountTrade(t, out);
+      ShipTo(t, out, tag, chip, qty, dest, c, {"SCREENING_MATCH"});
     });
   }
 
@@ -1120,13 +1135,7 @@ class EventGenerator::Impl {
       const Exporter& x = PickExporterFor(dest);
       v1::TradeEvent* tr = BeginTrade(t, out);
       FillShipment(x.org, x.source, c, chip, qty, AuthorizationType::NLR, tr);
-      tr->clear_route();
-      AddRoute(tr, x.org.country, RouteRole::ORIGIN);
-      AddRoute(tr, "SG", RouteRole::TRANSSHIPMENT);
-      AddRoute(tr, dest, RouteRole::FINAL);
-      FillParty(ff, tr->add_intermediate_consignees());
-      tr->mutable_payment()->set_payer_name(MakeOrgName(rng_, PartyKind::TRADING_COMPANY, "HK"));
-      tr->mutable_payment()->set_payer_country("HK");
+      ViaSingaporePaidFromHongKong(x.org.country, dest, ff, tr);
       out->expected_rules = {"TRANSSHIPMENT_ROUTE", "THIRD_COUNTRY_PAYMENT"};
       out->scenario = tag;
       AccountTrade(t, out);
@@ -1154,13 +1163,7 @@ class EventGenerator::Impl {
       v1::TradeEvent* tr = BeginTrade(t, out);
       FillShipment(st->exporter->org, st->exporter->source, st->consignee, ChipNamed("H100-SXM"),
                    8 * rng_.Between(2, 16), AuthorizationType::NLR, tr);
-      tr->clear_route();
-      AddRoute(tr, st->exporter->org.country, RouteRole::ORIGIN);
-      AddRoute(tr, "SG", RouteRole::TRANSSHIPMENT);
-      AddRoute(tr, dest, RouteRole::FINAL);
-      FillParty(ff, tr->add_intermediate_consignees());
-      tr->mutable_payment()->set_payer_name(MakeOrgName(rng_, PartyKind::TRADING_COMPANY, "HK"));
-      tr->mutable_payment()->set_payer_country("HK");
+      ViaSingaporePaidFromHongKong(st->exporter->org.country, dest, ff, tr);
       out->expected_rules = {"TRANSSHIPMENT_ROUTE", "THIRD_COUNTRY_PAYMENT"};
       out->scenario = tag;
       st->first_ms = t;
