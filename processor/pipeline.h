@@ -40,6 +40,10 @@ struct TopicNames {
   std::string dead_letters = "dead-letters";
   // Internal repartition topic between the stages.
   std::string facts = "exportwatch-facts";
+  // The stateful stage's shards, one partition per facts partition (see
+  // processor/changelog.h). Created with cleanup.policy=compact. Empty: no
+  // changelog (state stays local: it does not move with its partition).
+  std::string state_changelog = "exportwatch-state-changelog";
   // Compacted; a record with key "policy" is a new policy version (hot
   // reload on every instance). Empty: not read.
   std::string reference_data = "reference-data";
@@ -89,6 +93,18 @@ struct ProcessorMetrics {
   std::atomic<uint64_t> alerts_out{0};
   std::atomic<uint64_t> batches_committed{0};
   std::atomic<uint64_t> kafka_retries{0};
+  // Changelog: records and value bytes written; shards restored on
+  // assignment, records read and their time (wall, restoring thread's CPU);
+  // records not applied (cut batches, fenced writers); local copies dropped.
+  std::atomic<uint64_t> changelog_records_out{0};
+  std::atomic<uint64_t> changelog_bytes_out{0};
+  std::atomic<uint64_t> shards_restored{0};
+  std::atomic<uint64_t> restored_records{0};
+  std::atomic<uint64_t> restored_bytes{0};
+  std::atomic<int64_t> restore_wall_nanos{0};
+  std::atomic<int64_t> restore_cpu_nanos{0};
+  std::atomic<uint64_t> changelog_discarded{0};
+  std::atomic<uint64_t> local_copies_dropped{0};
   // Wall-clock unix nanos of the last record either stage received.
   std::atomic<int64_t> last_record_unix_nanos{0};
 };

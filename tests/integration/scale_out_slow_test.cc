@@ -1,0 +1,29 @@
+// Issue 4, long versions (label slow): >= 200,000 events, >= 20 kills. The
+// mock broker keeps ~5 MB per partition, so the topics get more partitions:
+// every changelog partition must keep its whole history for a restore from
+// an empty disk.
+#include "tests/integration/scale_out_scenarios.h"
+
+namespace exportwatch::testing {
+namespace {
+
+Size Long() {
+  Size s;
+  s.events = 200000;
+  s.chunk = 2000;
+  s.pause = std::chrono::milliseconds(100);
+  s.kills = 20;
+  s.drain = std::chrono::seconds(900);
+  s.cluster.facts_partitions = 32;
+  s.cluster.trade_partitions = 17;
+  return s;
+}
+
+TEST(ScaleOutSlowTest, KillLoopExactlyOnce) { KillLoop(Long(), 201); }
+
+TEST(ScaleOutSlowTest, ScaleOneThreeTwoExactlyOnce) { ScaleOneThreeTwo(Long(), 202); }
+
+TEST(ScaleOutSlowTest, LostDiskRestoresFromChangelog) { LostDisk(Long(), 204); }
+
+}  // namespace
+}  // namespace exportwatch::testing
