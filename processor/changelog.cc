@@ -173,6 +173,7 @@ class ShardReplayer {
       }
     }
     pending_bytes_ += group_bytes_;
+    stats_->ops_applied += static_cast<int64_t>(group_ops_.ops().size());
     group_ops_.Clear();
     group_bytes_ = 0;
     group_chunks_ = 0;
@@ -302,7 +303,8 @@ absl::StatusOr<RestoreStats> Changelog::Acquire(int32_t partition, StateStore* s
   absl::Duration c0 = ThreadCpu();
   static std::mt19937_64 rng{std::random_device{}()};
   Writer w;
-  while (w.epoch == 0) w.epoch = rng();
+  // 63 bits: the local checkpoint stores it as a signed decimal.
+  while (w.epoch == 0) w.epoch = rng() >> 1;
   // The fence first: whatever an older owner appends after it is ignored.
   std::string fence(1, kFence);
   PutFixed(&fence, w.epoch, 8);

@@ -58,6 +58,8 @@ struct RestoreStats {
   int64_t records = 0;  // changelog records read
   int64_t bytes = 0;    // their value bytes
   int64_t batches_applied = 0;
+  // State writes (puts and deletes of keys) applied to the local store.
+  int64_t ops_applied = 0;
   // Chunks of batches cut short by a crash, not applied.
   int64_t incomplete_discarded = 0;
   // Records of a writer that had been fenced off, not applied.

@@ -236,13 +236,14 @@ class StatefulStage final : public RebalanceListener {
         ++m_.shards_restored;
         m_.restored_records += rs.records;
         m_.restored_bytes += rs.bytes;
+        m_.restored_ops += rs.ops_applied;
         m_.restore_wall_nanos += absl::ToInt64Nanoseconds(rs.wall);
         m_.restore_cpu_nanos += absl::ToInt64Nanoseconds(rs.thread_cpu);
         m_.changelog_discarded += rs.incomplete_discarded + rs.fenced_discarded;
         if (rs.local_copy_dropped) ++m_.local_copies_dropped;
         std::cerr << "processor/stateful: shard " << tp.partition << " restored " << rs.records
                   << " changelog records (" << rs.bytes << " bytes, " << rs.batches_applied
-                  << " batches) in " << absl::ToDoubleSeconds(rs.wall) << " s, thread cpu "
+                  << " batches, " << rs.ops_applied << " key writes) in " << absl::ToDoubleSeconds(rs.wall) << " s, thread cpu "
                   << absl::ToDoubleSeconds(rs.thread_cpu) << " s; not applied: "
                   << rs.incomplete_discarded << " cut, " << rs.fenced_discarded << " fenced"
                   << (rs.local_copy_dropped ? "; local copy rebuilt" : "") << std::endl;

@@ -12,10 +12,18 @@
 //    are dropped by the stateful stage's event-id dedup, re-produced alerts
 //    carry the same deterministic alert_id and are dropped by alertd.
 //  - Stateful: apply a poll batch to an in-memory overlay of the state,
-//    produce and Flush its alerts, then write the state changes, the dedup
-//    marks and the next input offsets in one RocksDB batch. Offsets are taken
-//    from that store on assignment, never from the group. A crash before the
-//    write re-applies the batch to the old state: same alerts, same ids.
+//    produce and Flush its alerts, then append the batch's changes (state,
+//    dedup marks, next input offsets) to the state changelog, one framed
+//    record per shard (chunked when large), Flush, and only then write the
+//    same changes plus the changelog position in one RocksDB batch. On
+//    assignment a shard is fenced (a new writer epoch in its changelog
+//    partition) and replayed from the local checkpoint up to the fence, so
+//    state moves with its partition and survives a lost disk. A crash before
+//    the changelog append re-applies the batch to the old state (same alerts,
+//    same ids); a crash during it leaves a cut batch the replay never applies
+//    (its facts are re-processed); a crash after it is repaired by the
+//    replay on restart. processor/README.md "Delivery protocol" and
+//    changelog.h give every case.
 #pragma once
 
 #include <atomic>
@@ -101,6 +109,7 @@ struct ProcessorMetrics {
   std::atomic<uint64_t> shards_restored{0};
   std::atomic<uint64_t> restored_records{0};
   std::atomic<uint64_t> restored_bytes{0};
+  std::atomic<uint64_t> restored_ops{0};
   std::atomic<int64_t> restore_wall_nanos{0};
   std::atomic<int64_t> restore_cpu_nanos{0};
   std::atomic<uint64_t> changelog_discarded{0};

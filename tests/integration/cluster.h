@@ -41,6 +41,8 @@ struct ClusterOptions {
   // Partitions of trade-events; the last one is kLonePartition (only written
   // on purpose). Default 5.
   int trade_partitions = 5;
+  // Partitions of cloud-usage. Default 4.
+  int cloud_partitions = 4;
   // Mock brokers. Default 1.
   int brokers = 1;
   // Host the mock cluster in the test process rather than an `exportwatch
@@ -55,7 +57,7 @@ class Cluster {
       : profile_(std::move(profile)), options_(options) {
     std::vector<std::pair<std::string, int>> topics = {
         {"trade-events", options.trade_partitions},
-        {"cloud-usage", 4},
+        {"cloud-usage", options.cloud_partitions},
         {"model-transfers", 1},
         {"alerts", 1},
         {"dead-letters", 1},
@@ -89,6 +91,10 @@ class Cluster {
     KafkaSinkOptions so;
     so.brokers = brokers_;
     so.config["message.max.bytes"] = "20000000";
+    // The workload must arrive whole whatever the broker does (fault tests):
+    // never give a record up; re-send requests a downed broker swallowed.
+    so.config["message.timeout.ms"] = "0";
+    so.config["socket.timeout.ms"] = "4000";
     producer_ = std::move(KafkaSink::Create(so).value());
   }
 
@@ -134,7 +140,19 @@ class Cluster {
         producer_->Produce(topic, key, value, {{"content-type", "application/json"}}, partition)
             .ok());
   }
-  void Flush() { ASSERT_TRUE(producer_->Flush(absl::Seconds(30)).ok()); }
+  void ProduceRaw(const std::string& topic, const std::string& key, const std::string& value,
+                  int partition) {
+    ASSERT_TRUE(producer_->Produce(topic, key, value, {}, partition).ok());
+  }
+  // Waits (up to 5 minutes) until every record produced is in Kafka.
+  void Flush() {
+    absl::Status s;
+    for (int i = 0; i < 10; ++i) {
+      s = producer_->Flush(absl::Seconds(30));
+      if (s.ok()) return;
+    }
+    ADD_FAILURE() << "producer flush: " << s;
+  }
 
   // Collects alerts from a subscription until `want` arrived or `timeout`.
   std::vector<v1::Alert> Collect(size_t want, std::chrono::seconds timeout,

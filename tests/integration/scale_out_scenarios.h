@@ -41,11 +41,21 @@ inline void KillLoop(const Size& size, uint64_t seed) {
   const size_t every = static_cast<size_t>(size.events) / (size.kills + 1);
   size_t next_kill = every / 2 + rng() % every;
   int kills = 0;
+  bool truncated = false;
   run.Produce(size.chunk, size.pause, [&](size_t produced) {
+    if (!truncated && produced >= static_cast<size_t>(size.events) / 2) {
+      PushFactsOutOfTheLog(cluster);
+      truncated = true;
+    }
     if (produced < next_kill) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
     int victim = static_cast<int>(rng() % 3);
     fleet.Kill(victim);
+    if (kills % 2 == 1) {
+      // Restart after the session timeout (6 s): the others take the
+      // victim's shards first, so shards move between instances.
+      std::this_thread::sleep_for(7s);
+    }
     fleet.Start(victim);
     ++kills;
     next_kill = produced + every / 2 + rng() % every;
@@ -71,6 +81,7 @@ inline void ScaleOneThreeTwo(const Size& size, uint64_t seed) {
   int step = 0;
   run.Produce(size.chunk, size.pause, [&](size_t produced) {
     if (step == 0 && produced >= static_cast<size_t>(size.events) / 3) {
+      PushFactsOutOfTheLog(cluster);
       fleet.Start(1);
       fleet.Start(2);
       step = 1;
@@ -86,21 +97,30 @@ inline void ScaleOneThreeTwo(const Size& size, uint64_t seed) {
 }
 
 // Broker faults injected into the in-process mock cluster while three
-// processors run: a broker down and up, Produce / Fetch / JoinGroup /
-// OffsetCommit errors, a slow broker. Nobody restarts the processors.
-inline void BrokerFaults(Size size, uint64_t seed) {
+// processors run: a broker down and up, Produce / Fetch / OffsetCommit
+// errors, a slow broker. Nobody restarts a processor: they recover by
+// themselves. Not injected: group membership changes while faults are
+// active. librdkafka 2.0.2's mock group coordinator aborts the whole mock
+// cluster then (rd_kafka_mock_cgrp_member_add / _member_sync_set: Assertion
+// `!member->resp'), seen with queued JoinGroup errors and with a member
+// leaving and rejoining after a broker outage; rebalances are covered by the
+// kill and scale scenarios on the child mock broker instead.
+// `all`: also a second broker outage (the long version).
+inline void BrokerFaults(Size size, uint64_t seed, bool all) {
   size.cluster.in_process_broker = true;
   size.cluster.brokers = 3;
   Cluster cluster("aidr-2025", size.cluster);
   MockKafkaCluster* mock = cluster.mock();
   ASSERT_NE(mock, nullptr);
   ExactlyOnceRun run(&cluster, Workload(size.events, seed), "aidr-2025");
-  Fleet fleet(&cluster);
+  // A downed mock broker swallows in-flight requests: time them out sooner
+  // than the default 60 s so that clients re-send.
+  Fleet fleet(&cluster, {"--kafka", "socket.timeout.ms=4000"});
   for (int i = 0; i < 3; ++i) fleet.Start(i);
   // Kafka protocol error codes and API keys (see MockKafkaCluster).
   constexpr int kNotLeader = 6, kTimedOut = 7, kCoordinatorNotAvailable = 15,
                 kNotCoordinator = 16;
-  constexpr int16_t kProduce = 0, kFetch = 1, kOffsetCommit = 8, kJoinGroup = 11;
+  constexpr int16_t kProduce = 0, kFetch = 1, kOffsetCommit = 8;
   std::vector<std::function<void()>> faults = {
       [&] {
         ASSERT_TRUE(mock->SetBrokerDown(2, true).ok());
@@ -115,18 +135,15 @@ inline void BrokerFaults(Size size, uint64_t seed) {
         std::this_thread::sleep_for(2s);
         ASSERT_TRUE(mock->SetBrokerRtt(1, absl::ZeroDuration()).ok());
       },
-      [&] {
-        // A rejoin meets coordinator errors: one member leaves and returns.
-        mock->PushRequestErrors(kJoinGroup, {kCoordinatorNotAvailable, kNotCoordinator});
-        fleet.Stop(0);
-        fleet.Start(0);
-      },
-      [&] {
-        ASSERT_TRUE(mock->SetBrokerDown(1, true).ok());
-        std::this_thread::sleep_for(1500ms);
-        ASSERT_TRUE(mock->SetBrokerDown(1, false).ok());
-      },
+
   };
+  if (all) {
+    faults.push_back([&] {
+      ASSERT_TRUE(mock->SetBrokerDown(1, true).ok());
+      std::this_thread::sleep_for(1500ms);
+      ASSERT_TRUE(mock->SetBrokerDown(1, false).ok());
+    });
+  }
   size_t next = 0;
   const size_t every = static_cast<size_t>(size.events) / (faults.size() + 1);
   run.Produce(size.chunk, size.pause, [&](size_t produced) {
@@ -164,6 +181,7 @@ inline void LostDisk(const Size& size, uint64_t seed) {
   bool lost = false;
   run.Produce(size.chunk, size.pause, [&](size_t produced) {
     if (lost || produced < static_cast<size_t>(size.events) / 2) return;
+    PushFactsOutOfTheLog(cluster);
     fleet.Kill(1);
     std::filesystem::remove_all(cluster.dir().File("state-p1"));
     fleet.Start(1);
@@ -189,15 +207,20 @@ inline void LostDisk(const Size& size, uint64_t seed) {
     std::this_thread::sleep_for(200ms);
   }
   EXPECT_GE(restored, shards);
+  // librdkafka 2.0.2 can abort in the sticky assignor when a consumer closes
+  // right after its first assignment: let the groups settle first.
+  std::this_thread::sleep_for(2s);
   auto m = ParseMetrics(fleet.Stop(9));
   EXPECT_EQ(m["shards_restored"], shards);
   EXPECT_GT(m["restored_records"], 0);
+  EXPECT_GT(m["restored_ops"], 0);
+  const double wall = m["restore_wall_s"], cpu = m["restore_cpu_s"];
   std::cerr << "restore from empty disk: " << m["shards_restored"] << " shards, "
-            << m["restored_records"] << " records, " << m["restored_bytes"] << " bytes in "
-            << m["restore_wall_s"] << " s wall, " << m["restore_cpu_s"]
-            << " s restoring-thread cpu = " << m["restored_records"] / m["restore_wall_s"]
-            << " records/s, " << m["restored_records"] / m["restore_cpu_s"]
-            << " records/cpu-s, " << m["restored_bytes"] / m["restore_wall_s"] / 1e6 << " MB/s\n";
+            << m["restored_records"] << " changelog records, " << m["restored_ops"]
+            << " key writes, " << m["restored_bytes"] << " bytes in " << wall << " s wall, "
+            << cpu << " s restoring-thread cpu: " << m["restored_ops"] / wall
+            << " key writes/s, " << m["restored_ops"] / cpu << " key writes/cpu-s, "
+            << m["restored_bytes"] / wall / 1e6 << " MB/s" << std::endl;
 }
 
 }  // namespace exportwatch::testing

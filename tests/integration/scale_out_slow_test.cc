@@ -16,12 +16,21 @@ Size Long() {
   s.drain = std::chrono::seconds(900);
   s.cluster.facts_partitions = 32;
   s.cluster.trade_partitions = 17;
+  s.cluster.cloud_partitions = 16;
   return s;
 }
 
 TEST(ScaleOutSlowTest, KillLoopExactlyOnce) { KillLoop(Long(), 201); }
 
 TEST(ScaleOutSlowTest, ScaleOneThreeTwoExactlyOnce) { ScaleOneThreeTwo(Long(), 202); }
+
+TEST(ScaleOutSlowTest, BrokerFaultsRecoverExactlyOnce) {
+  Size s;
+  s.events = 20000;
+  s.chunk = 500;
+  s.drain = std::chrono::seconds(600);
+  BrokerFaults(s, 203, /*all=*/true);
+}
 
 TEST(ScaleOutSlowTest, LostDiskRestoresFromChangelog) { LostDisk(Long(), 204); }
 

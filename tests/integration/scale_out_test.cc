@@ -9,7 +9,7 @@ TEST(ScaleOutTest, KillLoopExactlyOnce) { KillLoop(Size{}, 101); }
 
 TEST(ScaleOutTest, ScaleOneThreeTwoExactlyOnce) { ScaleOneThreeTwo(Size{}, 102); }
 
-TEST(ScaleOutTest, BrokerFaultsRecoverExactlyOnce) { BrokerFaults(Size{}, 103); }
+TEST(ScaleOutTest, BrokerFaultsRecoverExactlyOnce) { BrokerFaults(Size{}, 103, /*all=*/false); }
 
 TEST(ScaleOutTest, LostDiskRestoresFromChangelog) { LostDisk(Size{}, 104); }
 

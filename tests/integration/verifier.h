@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/kafka_source.h"
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/changelog.h"
 #include "processor/gen/generator.h"
@@ -42,6 +43,43 @@ inline std::map<std::string, double> QuotaCounters(StateStore* store) {
                          })
                   .ok());
   return out;
+}
+
+// What retention does to a real facts topic, done to the mock's: pushes
+// `bytes` of no-op facts (a rule id no engine knows) into every facts
+// partition, so the mock broker (which keeps ~5 MB per partition) drops the
+// facts before them. From then on a shard that moves can only get its state
+// from the changelog, not by re-reading its facts from the start.
+inline void PushFactsOutOfTheLog(Cluster& cluster, size_t bytes = 6 << 20) {
+  v1::Fact filler;
+  filler.set_rule_id("NO_SUCH_RULE_FILLER");
+  filler.set_key(std::string(100 << 10, 'x'));
+  const std::string value = filler.SerializeAsString();
+  for (int p = 0; p < cluster.options().facts_partitions; ++p) {
+    for (size_t sent = 0; sent < bytes; sent += value.size()) {
+      cluster.ProduceRaw("exportwatch-facts", "filler", value, p);
+    }
+    cluster.Flush();
+  }
+  // The head of every facts partition is gone now (else this proves nothing).
+  for (int p = 0; p < cluster.options().facts_partitions; ++p) {
+    KafkaSourceOptions so;
+    so.brokers = cluster.brokers();
+    so.assign = {{{"exportwatch-facts", p}, 0}};
+    so.config["auto.offset.reset"] = "error";
+    auto source = KafkaSource::Create(so, nullptr);
+    ASSERT_TRUE(source.ok()) << source.status();
+    absl::Status s;
+    for (int i = 0; i < 50 && s.ok(); ++i) {
+      auto r = (*source)->Poll(absl::Milliseconds(100));
+      if (!r.ok()) {
+        s = r.status();
+      } else if (!r->empty()) {
+        s = absl::InternalError("offset 0 still readable");
+      }
+    }
+    EXPECT_TRUE(absl::IsOutOfRange(s)) << "facts partition " << p << ": " << s;
+  }
 }
 
 // `n` events: generated traffic plus, every 10th, an LPP shipment to one of
@@ -190,10 +228,12 @@ class ExactlyOnceRun {
 // Processors named "p0".."pN-1", started and stopped by the tests.
 class Fleet {
  public:
-  explicit Fleet(Cluster* cluster) : cluster_(*cluster) {}
+  // `extra`: more processor flags for every instance.
+  explicit Fleet(Cluster* cluster, std::vector<std::string> extra = {})
+      : cluster_(*cluster), extra_(std::move(extra)) {}
   void Start(int i) {
     if (procs_.size() <= static_cast<size_t>(i)) procs_.resize(i + 1);
-    procs_[i] = cluster_.StartProcessor("p" + std::to_string(i));
+    procs_[i] = cluster_.StartProcessor("p" + std::to_string(i), "", extra_);
   }
   void Kill(int i) {
     if (procs_[i]) procs_[i]->Kill(SIGKILL);
@@ -216,6 +256,7 @@ class Fleet {
 
  private:
   Cluster& cluster_;
+  std::vector<std::string> extra_;
   std::vector<std::unique_ptr<Subprocess>> procs_;
 };
 
