@@ -16,7 +16,9 @@ namespace exportwatch {
 namespace {
 
 constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
-constexpr absl::Duration kPollTimeout = absl::Milliseconds(200);
+// A batch poll returns at its timeout unless it filled up: short, so that the
+// tail of a restore does not wait.
+constexpr absl::Duration kPollTimeout = absl::Milliseconds(20);
 // Local writes during a restore are batched up to this many bytes.
 constexpr size_t kRestoreWriteBytes = 4 << 20;
 constexpr char kFence = 'F';
@@ -258,7 +260,7 @@ absl::Status ReadRange(const ChangelogOptions& o, int32_t partition, int64_t sta
     }
     ASSIGN_OR_RETURN(auto records, std::move(polled));
     if (records.empty()) {
-      if (absl::Now() - last_progress > absl::Seconds(10)) {
+      if (absl::Now() - last_progress > absl::Seconds(10)) {  // broker trouble
         std::cerr << "changelog: partition " << partition << " restore waiting at offset "
                   << expected << " of " << until << "\n";
         last_progress = absl::Now();
