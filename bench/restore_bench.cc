@@ -31,7 +31,8 @@ namespace {
 double ProcessCpuSeconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 int Run(int argc, char** argv) {
@@ -79,8 +80,8 @@ int Run(int argc, char** argv) {
     for (int p = 0; p < partitions; ++p) {
       auto& list = by_shard[p];
       for (int i = done; i < std::min(ops, done + batch); ++i) {
-        list.push_back({TaskState::StateKey(p, "CONSIGNEE_LPP_QUOTA", absl::StrCat("C-", i), "w"),
-                        value});
+        list.push_back(
+            {TaskState::StateKey(p, "CONSIGNEE_LPP_QUOTA", absl::StrCat("C-", i), "w"), value});
       }
     }
     auto s = (*writer)->Append(by_shard, stop);
@@ -119,8 +120,8 @@ int Run(int argc, char** argv) {
   double wall = absl::ToDoubleSeconds(absl::Now() - t0);
   double cpu = ProcessCpuSeconds() - cpu0;
   double thread_cpu = absl::ToDoubleSeconds(total.thread_cpu);
-  std::cout << "restored " << total.ops_applied << " key writes (" << total.records
-            << " records, " << total.bytes << " bytes) in " << wall << " s wall, " << thread_cpu
+  std::cout << "restored " << total.ops_applied << " key writes (" << total.records << " records, "
+            << total.bytes << " bytes) in " << wall << " s wall, " << thread_cpu
             << " s restoring-thread cpu, " << cpu << " s process cpu\n"
             << "restore rate: " << static_cast<int64_t>(total.ops_applied / wall)
             << " key writes/s, " << static_cast<int64_t>(total.ops_applied / thread_cpu)

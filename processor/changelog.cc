@@ -313,8 +313,8 @@ absl::StatusOr<RestoreStats> Changelog::Acquire(int32_t partition, StateStore* s
   int64_t fence_offset = -1;
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
-    absl::Status s = sink_->Produce(o_.topic, absl::StrCat("f/", w.epoch), fence, {}, partition,
-                                    &fence_offset);
+    absl::Status s =
+        sink_->Produce(o_.topic, absl::StrCat("f/", w.epoch), fence, {}, partition, &fence_offset);
     if (s.ok()) s = sink_->Flush(kFlushTimeout);
     if (s.ok() && fence_offset >= 0) break;
     std::cerr << "changelog: fence of partition " << partition << ": " << s << "\n";
@@ -343,9 +343,9 @@ absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t e
   ASSIGN_OR_RETURN(int64_t valid, ReadInt(store, CheckpointKey(partition, "epoch"), 0));
   ASSIGN_OR_RETURN(int64_t own, ReadInt(store, CheckpointKey(partition, "own"), -1));
   if (next > fence_offset) {
-    return absl::DataLossError(absl::StrCat("local changelog checkpoint ", next,
-                                            " of partition ", partition, " is past the log end ",
-                                            fence_offset, ": the topic was recreated?"));
+    return absl::DataLossError(absl::StrCat("local changelog checkpoint ", next, " of partition ",
+                                            partition, " is past the log end ", fence_offset,
+                                            ": the topic was recreated?"));
   }
   if (next >= 0 && own >= 0 && own < next) {
     // Did another owner fence this shard while this instance still wrote
@@ -374,10 +374,9 @@ absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t e
   }
   int64_t start = next < 0 ? 0 : next;
   ShardReplayer replayer(store, partition, static_cast<uint64_t>(valid), stats);
-  RETURN_IF_ERROR(ReadRange(o_, partition, start, fence_offset + 1, stop,
-                            [&](int64_t offset, absl::string_view v) {
-                              return replayer.OnRecord(offset, v);
-                            }));
+  RETURN_IF_ERROR(
+      ReadRange(o_, partition, start, fence_offset + 1, stop,
+                [&](int64_t offset, absl::string_view v) { return replayer.OnRecord(offset, v); }));
   (void)epoch;  // the fence itself was the last record applied
   return replayer.Finish(fence_offset);
 }

@@ -119,7 +119,6 @@ class Changelog {
 // Reads every partition of `topic` from the start to its current end into
 // `store` with the same rules as Acquire, without fencing (tests, audits).
 [[nodiscard]] absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions& options,
-                                                                 int partitions,
-                                                                 StateStore* store);
+                                                                 int partitions, StateStore* store);
 
 }  // namespace exportwatch

@@ -243,9 +243,11 @@ class StatefulStage final : public RebalanceListener {
         if (rs.local_copy_dropped) ++m_.local_copies_dropped;
         std::cerr << "processor/stateful: shard " << tp.partition << " restored " << rs.records
                   << " changelog records (" << rs.bytes << " bytes, " << rs.batches_applied
-                  << " batches, " << rs.ops_applied << " key writes) in " << absl::ToDoubleSeconds(rs.wall) << " s, thread cpu "
-                  << absl::ToDoubleSeconds(rs.thread_cpu) << " s; not applied: "
-                  << rs.incomplete_discarded << " cut, " << rs.fenced_discarded << " fenced"
+                  << " batches, " << rs.ops_applied << " key writes) in "
+                  << absl::ToDoubleSeconds(rs.wall) << " s, thread cpu "
+                  << absl::ToDoubleSeconds(rs.thread_cpu)
+                  << " s; not applied: " << rs.incomplete_discarded << " cut, "
+                  << rs.fenced_discarded << " fenced"
                   << (rs.local_copy_dropped ? "; local copy rebuilt" : "") << std::endl;
       }
       ASSIGN_OR_RETURN(int64_t next, state_.StoredOffset(tp.partition, tp.topic));
@@ -420,9 +422,9 @@ class KafkaProcessor final : public Processor {
       ASSIGN_OR_RETURN(int log,
                        sink_->PartitionCount(o_.topics.state_changelog, absl::Seconds(10)));
       if (facts != log) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(o_.topics.state_changelog, " has ", log, " partitions, ",
-                         o_.topics.facts, " has ", facts, ": they must be equal"));
+        return absl::FailedPreconditionError(absl::StrCat(o_.topics.state_changelog, " has ", log,
+                                                          " partitions, ", o_.topics.facts, " has ",
+                                                          facts, ": they must be equal"));
       }
       ChangelogOptions co;
       co.brokers = o_.brokers;

@@ -116,8 +116,9 @@ int RunProcessor(int argc, char** argv) {
             << " alerts_out=" << m.alerts_out
             << " changelog_records_out=" << m.changelog_records_out
             << " changelog_bytes_out=" << m.changelog_bytes_out
-            << " shards_restored=" << m.shards_restored << " restored_records=" << m.restored_records
-            << " restored_bytes=" << m.restored_bytes << " restored_ops=" << m.restored_ops
+            << " shards_restored=" << m.shards_restored
+            << " restored_records=" << m.restored_records << " restored_bytes=" << m.restored_bytes
+            << " restored_ops=" << m.restored_ops
             << " restore_wall_s=" << static_cast<double>(m.restore_wall_nanos) / 1e9
             << " restore_cpu_s=" << static_cast<double>(m.restore_cpu_nanos) / 1e9
             << " changelog_discarded=" << m.changelog_discarded

@@ -14,10 +14,10 @@ namespace exportwatch::testing {
 
 struct Size {
   int events = 4000;
-  int chunk = 200;                      // events between pauses
+  int chunk = 200;                       // events between pauses
   std::chrono::milliseconds pause{150};  // the pause
-  int kills = 3;                        // kill-loop: at least this many
-  std::chrono::seconds drain{120};      // wait for the last alerts
+  int kills = 3;                         // kill-loop: at least this many
+  std::chrono::seconds drain{120};       // wait for the last alerts
   ClusterOptions cluster;
 };
 
@@ -118,8 +118,7 @@ inline void BrokerFaults(Size size, uint64_t seed, bool all) {
   Fleet fleet(&cluster, {"--kafka", "socket.timeout.ms=4000"});
   for (int i = 0; i < 3; ++i) fleet.Start(i);
   // Kafka protocol error codes and API keys (see MockKafkaCluster).
-  constexpr int kNotLeader = 6, kTimedOut = 7, kCoordinatorNotAvailable = 15,
-                kNotCoordinator = 16;
+  constexpr int kNotLeader = 6, kTimedOut = 7, kCoordinatorNotAvailable = 15, kNotCoordinator = 16;
   constexpr int16_t kProduce = 0, kFetch = 1, kOffsetCommit = 8;
   std::vector<std::function<void()>> faults = {
       [&] {
@@ -127,9 +126,15 @@ inline void BrokerFaults(Size size, uint64_t seed, bool all) {
         std::this_thread::sleep_for(2s);
         ASSERT_TRUE(mock->SetBrokerDown(2, false).ok());
       },
-      [&] { mock->PushRequestErrors(kProduce, {kNotLeader, kTimedOut, kNotLeader}); },
-      [&] { mock->PushRequestErrors(kFetch, {kNotLeader, kNotLeader, kTimedOut}); },
-      [&] { mock->PushRequestErrors(kOffsetCommit, {kNotCoordinator, kCoordinatorNotAvailable}); },
+      [&] {
+        mock->PushRequestErrors(kProduce, {kNotLeader, kTimedOut, kNotLeader});
+      },
+      [&] {
+        mock->PushRequestErrors(kFetch, {kNotLeader, kNotLeader, kTimedOut});
+      },
+      [&] {
+        mock->PushRequestErrors(kOffsetCommit, {kNotCoordinator, kCoordinatorNotAvailable});
+      },
       [&] {
         ASSERT_TRUE(mock->SetBrokerRtt(1, absl::Milliseconds(300)).ok());
         std::this_thread::sleep_for(2s);
@@ -200,7 +205,8 @@ inline void LostDisk(const Size& size, uint64_t seed) {
   while (std::chrono::steady_clock::now() < deadline) {
     std::string text = ReadFile(log);
     restored = 0;
-    for (auto p = text.find("restored "); p != std::string::npos; p = text.find("restored ", p + 1)) {
+    for (auto p = text.find("restored "); p != std::string::npos;
+         p = text.find("restored ", p + 1)) {
       ++restored;
     }
     if (restored >= shards) break;
@@ -217,10 +223,10 @@ inline void LostDisk(const Size& size, uint64_t seed) {
   const double wall = m["restore_wall_s"], cpu = m["restore_cpu_s"];
   std::cerr << "restore from empty disk: " << m["shards_restored"] << " shards, "
             << m["restored_records"] << " changelog records, " << m["restored_ops"]
-            << " key writes, " << m["restored_bytes"] << " bytes in " << wall << " s wall, "
-            << cpu << " s restoring-thread cpu: " << m["restored_ops"] / wall
-            << " key writes/s, " << m["restored_ops"] / cpu << " key writes/cpu-s, "
-            << m["restored_bytes"] / wall / 1e6 << " MB/s" << std::endl;
+            << " key writes, " << m["restored_bytes"] << " bytes in " << wall << " s wall, " << cpu
+            << " s restoring-thread cpu: " << m["restored_ops"] / wall << " key writes/s, "
+            << m["restored_ops"] / cpu << " key writes/cpu-s, " << m["restored_bytes"] / wall / 1e6
+            << " MB/s" << std::endl;
 }
 
 }  // namespace exportwatch::testing

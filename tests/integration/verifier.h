@@ -28,20 +28,20 @@ namespace exportwatch::testing {
 // that stores with different shard layouts compare.
 inline std::map<std::string, double> QuotaCounters(StateStore* store) {
   std::map<std::string, double> out;
-  EXPECT_TRUE(store
-                  ->Scan("p/", "",
-                         [&](absl::string_view k, absl::string_view v) {
-                           for (absl::string_view rule :
-                                {"/s/CONSIGNEE_LPP_QUOTA/", "/s/COUNTRY_QUOTA/"}) {
-                             auto pos = k.find(rule);
-                             if (pos == absl::string_view::npos) continue;
-                             v1::QuotaState q;
-                             EXPECT_TRUE(q.ParseFromArray(v.data(), static_cast<int>(v.size())));
-                             out[std::string(k.substr(pos))] = q.used();
-                           }
-                           return true;
-                         })
-                  .ok());
+  EXPECT_TRUE(
+      store
+          ->Scan("p/", "",
+                 [&](absl::string_view k, absl::string_view v) {
+                   for (absl::string_view rule : {"/s/CONSIGNEE_LPP_QUOTA/", "/s/COUNTRY_QUOTA/"}) {
+                     auto pos = k.find(rule);
+                     if (pos == absl::string_view::npos) continue;
+                     v1::QuotaState q;
+                     EXPECT_TRUE(q.ParseFromArray(v.data(), static_cast<int>(v.size())));
+                     out[std::string(k.substr(pos))] = q.used();
+                   }
+                   return true;
+                 })
+          .ok());
   return out;
 }
 
@@ -187,8 +187,7 @@ class ExactlyOnceRun {
     co.brokers = cluster_.brokers();
     co.topic = "exportwatch-state-changelog";
     auto store = NewMemoryStateStore();
-    auto restored =
-        RestoreWholeChangelog(co, cluster_.options().facts_partitions, store.get());
+    auto restored = RestoreWholeChangelog(co, cluster_.options().facts_partitions, store.get());
     EXPECT_TRUE(restored.ok()) << restored.status();
     auto have = QuotaCounters(store.get());
     auto expect = QuotaCounters(expected_.store());
