@@ -140,6 +140,11 @@ class Cluster {
         producer_->Produce(topic, key, value, {{"content-type", "application/json"}}, partition)
             .ok());
   }
+  int64_t EndOffset(const std::string& topic, int partition) {
+    auto end = producer_->EndOffset(topic, partition, absl::Seconds(10));
+    EXPECT_TRUE(end.ok()) << end.status();
+    return end.ok() ? *end : 0;
+  }
   void ProduceRaw(const std::string& topic, const std::string& key, const std::string& value,
                   int partition) {
     ASSERT_TRUE(producer_->Produce(topic, key, value, {}, partition).ok());

@@ -19,6 +19,7 @@
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/changelog.h"
 #include "processor/gen/generator.h"
+#include "processor/task_state.h"
 #include "tests/common/contract_events.h"
 #include "tests/integration/cluster.h"
 
@@ -50,7 +51,31 @@ inline std::map<std::string, double> QuotaCounters(StateStore* store) {
 // partition, so the mock broker (which keeps ~5 MB per partition) drops the
 // facts before them. From then on a shard that moves can only get its state
 // from the changelog, not by re-reading its facts from the start.
+// Production must be paused; first waits until every shard has processed
+// every fact written so far (its input offset in the changelog), so that only
+// consumed facts are pushed out, as retention sized above the lag would.
 inline void PushFactsOutOfTheLog(Cluster& cluster, size_t bytes = 6 << 20) {
+  const int shards = cluster.options().facts_partitions;
+  std::vector<int64_t> ends(shards);
+  for (int p = 0; p < shards; ++p) ends[p] = cluster.EndOffset("exportwatch-facts", p);
+  ChangelogOptions co;
+  co.brokers = cluster.brokers();
+  co.topic = "exportwatch-state-changelog";
+  auto deadline = std::chrono::steady_clock::now() + 300s;
+  int behind = shards;
+  while (behind > 0 && std::chrono::steady_clock::now() < deadline) {
+    auto store = NewMemoryStateStore();
+    ASSERT_TRUE(RestoreWholeChangelog(co, shards, store.get()).ok());
+    behind = 0;
+    for (int p = 0; p < shards; ++p) {
+      auto v = store->Get(TaskState::OffsetKey(p, "exportwatch-facts"));
+      int64_t at = 0;
+      if (v.ok() && v->has_value()) at = std::stoll(**v);
+      behind += at < ends[p];
+    }
+    if (behind > 0) std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_EQ(behind, 0) << "shards still behind before the facts are pushed out";
   v1::Fact filler;
   filler.set_rule_id("NO_SUCH_RULE_FILLER");
   filler.set_key(std::string(100 << 10, 'x'));
@@ -136,7 +161,9 @@ class ExactlyOnceRun {
   // chunks.
   void Produce(int chunk, std::chrono::milliseconds pause,
                const std::function<void(size_t)>& chaos) {
-    std::atomic<size_t> produced{0};
+    // The producer waits at each chunk until `chaos` has run for it, so that
+    // a fault lands at a known point of the stream.
+    std::atomic<size_t> produced{0}, acked{0};
     std::atomic<bool> done{false};
     std::thread producer([&] {
       for (size_t i = 0; i < events_.size(); ++i) {
@@ -146,6 +173,7 @@ class ExactlyOnceRun {
         if (i % chunk == static_cast<size_t>(chunk - 1)) {
           cluster_.Flush();
           produced = i + 1;
+          while (acked.load() != i + 1) std::this_thread::sleep_for(5ms);
           std::this_thread::sleep_for(pause);
         }
       }
@@ -155,11 +183,12 @@ class ExactlyOnceRun {
     });
     size_t last = 0;
     while (!done.load()) {
-      std::this_thread::sleep_for(20ms);
+      std::this_thread::sleep_for(5ms);
       size_t p = produced.load();
       if (p != last) {
         chaos(p);
         last = p;
+        acked = p;
       }
     }
     producer.join();
