@@ -275,7 +275,9 @@ class StatefulStage final : public RebalanceListener {
     while (!stop.load()) {
       auto records = source->Poll(kPollTimeout);
       if (!records.ok()) {
-        result = records.status();
+        // A stop that interrupts a restore is a clean stop: the shard's
+        // local copy is consistent at every checkpoint.
+        if (!(stop.load() && absl::IsCancelled(records.status()))) result = records.status();
         break;
       }
       if (records->empty()) continue;
@@ -283,7 +285,8 @@ class StatefulStage final : public RebalanceListener {
       absl::Status s = HandleBatch(*records, stop);
       if (!s.ok()) {
         state_.Abort();
-        result = s;
+        // Stopped before the batch was durable: nothing of it committed.
+        if (!(stop.load() && absl::IsCancelled(s))) result = s;
         break;
       }
     }
@@ -393,7 +396,9 @@ class KafkaProcessor final : public Processor {
           {o_.topics.model_transfers, 1},
           {o_.topics.alerts, 1},
           {o_.topics.dead_letters, 1},
-          // A moved shard rebuilds its state from here: nothing may expire.
+          // Without a changelog a moved shard rebuilds its state from here,
+          // so nothing expires by default; with one, retention only has to
+          // stay above the stateful stage's lag.
           {o_.topics.facts, o_.facts_partitions, {{"retention.ms", "-1"}}}};
       if (!o_.topics.state_changelog.empty()) {
         // Records have unique keys (processor/changelog.h): compaction keeps

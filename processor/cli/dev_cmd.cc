@@ -80,6 +80,7 @@ int RunDev(int argc, char** argv) {
                                                                      {topics.alerts, 1},
                                                                      {topics.dead_letters, 1},
                                                                      {topics.facts, 8},
+                                                                     {topics.state_changelog, 8},
                                                                      {topics.reference_data, 1}}) {
     if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return Fail("topics", s);
   }

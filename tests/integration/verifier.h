@@ -56,26 +56,33 @@ inline std::map<std::string, double> QuotaCounters(StateStore* store) {
 // consumed facts are pushed out, as retention sized above the lag would.
 inline void PushFactsOutOfTheLog(Cluster& cluster, size_t bytes = 6 << 20) {
   const int shards = cluster.options().facts_partitions;
-  std::vector<int64_t> ends(shards);
-  for (int p = 0; p < shards; ++p) ends[p] = cluster.EndOffset("exportwatch-facts", p);
   ChangelogOptions co;
   co.brokers = cluster.brokers();
   co.topic = "exportwatch-state-changelog";
   auto deadline = std::chrono::steady_clock::now() + 300s;
-  int behind = shards;
-  while (behind > 0 && std::chrono::steady_clock::now() < deadline) {
+  // Until the facts topic stops growing (the ingest stage has drained its
+  // input) and every shard has processed all of it: else facts the ingest
+  // stage writes during the push could be pushed out before a stalled shard
+  // reads them.
+  std::vector<int64_t> ends(shards, -1);
+  bool settled = false;
+  while (!settled && std::chrono::steady_clock::now() < deadline) {
+    std::vector<int64_t> now(shards);
+    for (int p = 0; p < shards; ++p) now[p] = cluster.EndOffset("exportwatch-facts", p);
     auto store = NewMemoryStateStore();
     ASSERT_TRUE(RestoreWholeChangelog(co, shards, store.get()).ok());
-    behind = 0;
+    int behind = 0;
     for (int p = 0; p < shards; ++p) {
       auto v = store->Get(TaskState::OffsetKey(p, "exportwatch-facts"));
       int64_t at = 0;
       if (v.ok() && v->has_value()) at = std::stoll(**v);
-      behind += at < ends[p];
+      behind += at < now[p];
     }
-    if (behind > 0) std::this_thread::sleep_for(500ms);
+    settled = behind == 0 && now == ends;
+    ends = now;
+    if (!settled) std::this_thread::sleep_for(500ms);
   }
-  ASSERT_EQ(behind, 0) << "shards still behind before the facts are pushed out";
+  ASSERT_TRUE(settled) << "facts still being written or processed before the push";
   v1::Fact filler;
   filler.set_rule_id("NO_SUCH_RULE_FILLER");
   filler.set_key(std::string(100 << 10, 'x'));
