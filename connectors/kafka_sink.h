@@ -42,11 +42,14 @@ class KafkaSink {
   virtual ~KafkaSink() = default;
 
   // Queues one record; partition -1 means by murmur2 of the key (the Java
-  // client's default partitioner).
+  // client's default partitioner). `delivered_offset` (optional) receives the
+  // record's offset once Kafka acknowledged it; it must stay valid until the
+  // next Flush() returns (and is left untouched if the delivery failed).
   [[nodiscard]] virtual absl::Status Produce(absl::string_view topic, absl::string_view key,
                                              absl::string_view value,
                                              const std::vector<Header>& headers = {},
-                                             int32_t partition = -1) = 0;
+                                             int32_t partition = -1,
+                                             int64_t* delivered_offset = nullptr) = 0;
 
   // Waits until every queued record is acknowledged; an error if any record
   // since the previous Flush failed for good, or on timeout.
@@ -55,6 +58,12 @@ class KafkaSink {
   // The number of partitions of `topic` (from metadata).
   [[nodiscard]] virtual absl::StatusOr<int> PartitionCount(absl::string_view topic,
                                                            absl::Duration timeout) = 0;
+
+  // The offset the next record appended to `partition` of `topic` will get
+  // (the high watermark), asked of the partition's leader.
+  [[nodiscard]] virtual absl::StatusOr<int64_t> EndOffset(absl::string_view topic,
+                                                          int32_t partition,
+                                                          absl::Duration timeout) = 0;
 
   // Creates the topics that do not exist yet (admin API). Existing ones are
   // left as they are (their configuration is not changed).

@@ -3,11 +3,14 @@
 // A mock partition keeps only about 5 MB of log.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace exportwatch {
 
@@ -21,6 +24,14 @@ class MockKafkaCluster {
                                                  int replication_factor) = 0;
   // Fault injection: take a broker down / up.
   [[nodiscard]] virtual absl::Status SetBrokerDown(int broker_id, bool down) = 0;
+  // Fault injection: the next requests of Kafka API `api_key` (0 Produce,
+  // 1 Fetch, 8 OffsetCommit, 11 JoinGroup, ...) fail, in order, with these
+  // Kafka protocol error codes (e.g. 6 NOT_LEADER_OR_FOLLOWER, 7
+  // REQUEST_TIMED_OUT, 15 COORDINATOR_NOT_AVAILABLE, 16 NOT_COORDINATOR).
+  // Only the process that owns the cluster can inject faults.
+  virtual void PushRequestErrors(int16_t api_key, const std::vector<int>& kafka_error_codes) = 0;
+  // Fault injection: every response of `broker_id` is delayed by `rtt`.
+  [[nodiscard]] virtual absl::Status SetBrokerRtt(int broker_id, absl::Duration rtt) = 0;
 };
 
 }  // namespace exportwatch

@@ -1,6 +1,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "connectors/mock_cluster.h"
 #include "connectors/rdkafka_util.h"
@@ -24,6 +26,16 @@ class RdKafkaMockCluster final : public MockKafkaCluster {
     return rdk::ToStatus(down ? rd_kafka_mock_broker_set_down(mc_, broker_id)
                               : rd_kafka_mock_broker_set_up(mc_, broker_id),
                          "broker state");
+  }
+  void PushRequestErrors(int16_t api_key, const std::vector<int>& codes) override {
+    std::vector<rd_kafka_resp_err_t> errs;
+    for (int c : codes) errs.push_back(static_cast<rd_kafka_resp_err_t>(c));
+    rd_kafka_mock_push_request_errors_array(mc_, api_key, errs.size(), errs.data());
+  }
+  absl::Status SetBrokerRtt(int broker_id, absl::Duration rtt) override {
+    return rdk::ToStatus(rd_kafka_mock_broker_set_rtt(
+                             mc_, broker_id, static_cast<int>(absl::ToInt64Milliseconds(rtt))),
+                         "broker rtt");
   }
 
  private:

@@ -51,7 +51,8 @@ class RdKafkaSink final : public KafkaSink {
   }
 
   absl::Status Produce(absl::string_view topic, absl::string_view key, absl::string_view value,
-                       const std::vector<Header>& headers, int32_t partition) override {
+                       const std::vector<Header>& headers, int32_t partition,
+                       int64_t* delivered_offset) override {
     rd_kafka_headers_t* hdrs = nullptr;
     if (!headers.empty()) {
       hdrs = rd_kafka_headers_new(headers.size());
@@ -66,7 +67,7 @@ class RdKafkaSink final : public KafkaSink {
           RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key.data(), key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
-          RD_KAFKA_V_END);
+          RD_KAFKA_V_OPAQUE(delivered_offset), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();  // hdrs now owned
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 1000) {
         // Back-pressure: serve delivery reports until there is room.
@@ -110,6 +111,18 @@ class RdKafkaSink final : public KafkaSink {
     }
     if (n <= 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " has no partitions"));
     return n;
+  }
+
+  absl::StatusOr<int64_t> EndOffset(absl::string_view topic, int32_t partition,
+                                    absl::Duration timeout) override {
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk_, std::string(topic).c_str(), partition, &low, &high,
+                                         static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return rdk::ToStatus(err, absl::StrCat("watermarks of ", topic, "/", partition));
+    }
+    return high;
   }
 
   absl::Status EnsureTopics(const std::vector<TopicSpec>& topics, absl::Duration timeout) override {
@@ -164,7 +177,11 @@ class RdKafkaSink final : public KafkaSink {
 
  private:
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // The record's msg_opaque: where the caller wants its offset.
+      if (m->_private != nullptr) *static_cast<int64_t*>(m->_private) = m->offset;
+      return;
+    }
     auto* self = static_cast<RdKafkaSink*>(opaque);
     absl::MutexLock lock(&self->mu_);
     if (self->first_error_.ok()) {

@@ -117,6 +117,13 @@ class RdKafkaSource final : public KafkaSource {
           rd_kafka_fatal_error(rk_, buf, sizeof(buf));
           return absl::InternalError(absl::StrCat("fatal consumer error: ", buf));
         }
+        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+          // Only with auto.offset.reset=error: the position is gone from the
+          // log, and the caller asked to be told rather than skip silently.
+          return absl::OutOfRangeError(
+              absl::StrCat("offset out of range on ", m->rkt ? rd_kafka_topic_name(m->rkt) : "?",
+                           "/", m->partition, ": ", rd_kafka_message_errstr(m)));
+        }
         // Transient (broker down, rebalance in progress): librdkafka retries.
         continue;
       }

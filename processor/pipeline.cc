@@ -12,6 +12,7 @@
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 #include "exportwatch/v1/internal.pb.h"
+#include "processor/changelog.h"
 #include "processor/detection_engine.h"
 #include "processor/entity_registry.h"
 #include "processor/json.h"
@@ -254,10 +255,12 @@ class IngestStage {
 class StatefulStage final : public RebalanceListener {
  public:
   StatefulStage(const ProcessorOptions& o, KafkaSink* sink, const EngineHolder* engines,
-                StateStore* store, ProcessorMetrics* m)
+                StateStore* store, Changelog* changelog, ProcessorMetrics* m)
       : o_(o),
         sink_(sink),
         engines_(engines),
+        store_(store),
+        changelog_(changelog),
         state_(store, o.policy->proto().dedup_retention_seconds()),
         m_(*m) {}
 
@@ -265,6 +268,27 @@ class StatefulStage final : public RebalanceListener {
       const std::vector<TopicPartition>& parts) override {
     std::vector<PartitionOffset> out;
     for (const auto& tp : parts) {
+      if (changelog_ != nullptr) {
+        // Before the shard's first fact: fence the changelog and bring the
+        // local copy up to it (the input offset comes with the state).
+        ASSIGN_OR_RETURN(RestoreStats rs, changelog_->Acquire(tp.partition, store_, *stop_));
+        ++m_.shards_restored;
+        m_.restored_records += rs.records;
+        m_.restored_bytes += rs.bytes;
+        m_.restored_ops += rs.ops_applied;
+        m_.restore_wall_nanos += absl::ToInt64Nanoseconds(rs.wall);
+        m_.restore_cpu_nanos += absl::ToInt64Nanoseconds(rs.thread_cpu);
+        m_.changelog_discarded += rs.incomplete_discarded + rs.fenced_discarded;
+        if (rs.local_copy_dropped) ++m_.local_copies_dropped;
+        std::cerr << "processor/stateful: shard " << tp.partition << " restored " << rs.records
+                  << " changelog records (" << rs.bytes << " bytes, " << rs.batches_applied
+                  << " batches, " << rs.ops_applied << " key writes) in "
+                  << absl::ToDoubleSeconds(rs.wall) << " s, thread cpu "
+                  << absl::ToDoubleSeconds(rs.thread_cpu)
+                  << " s; not applied: " << rs.incomplete_discarded << " cut, "
+                  << rs.fenced_discarded << " fenced"
+                  << (rs.local_copy_dropped ? "; local copy rebuilt" : "") << std::endl;
+      }
       ASSIGN_OR_RETURN(int64_t next, state_.StoredOffset(tp.partition, tp.topic));
       // Never committed: the start of the log (auto.offset.reset=earliest).
       out.push_back({tp, next});
@@ -272,9 +296,13 @@ class StatefulStage final : public RebalanceListener {
     return out;
   }
   // Every batch is committed before the next poll, so nothing is pending.
-  void OnRevoked(const std::vector<TopicPartition>&) override {}
+  void OnRevoked(const std::vector<TopicPartition>& parts) override {
+    if (changelog_ == nullptr) return;
+    for (const auto& tp : parts) changelog_->Release(tp.partition);
+  }
 
   absl::Status Run(const std::atomic<bool>& stop) {
+    stop_ = &stop;
     KafkaSourceOptions so;
     so.brokers = o_.brokers;
     so.group_id = absl::StrCat(o_.group_prefix, "-stateful");
@@ -286,7 +314,9 @@ class StatefulStage final : public RebalanceListener {
     while (!stop.load()) {
       auto records = source->Poll(kPollTimeout);
       if (!records.ok()) {
-        result = records.status();
+        // A stop that interrupts a restore is a clean stop: the shard's
+        // local copy is consistent at every checkpoint.
+        if (!(stop.load() && absl::IsCancelled(records.status()))) result = records.status();
         break;
       }
       if (records->empty()) continue;
@@ -294,7 +324,8 @@ class StatefulStage final : public RebalanceListener {
       absl::Status s = HandleBatch(*records, stop);
       if (!s.ok()) {
         state_.Abort();
-        result = s;
+        // Stopped before the batch was durable: nothing of it committed.
+        if (!(stop.load() && absl::IsCancelled(s))) result = s;
         break;
       }
     }
@@ -362,6 +393,21 @@ class StatefulStage final : public RebalanceListener {
       m_.alerts_out += alerts_.size();
       m_.facts_out += derived_records_.size();
     }
+    if (changelog_ != nullptr) {
+      // The batch's state changes, dedup marks and input offsets go to the
+      // changelog (one record per shard, chunked if large) after its
+      // outputs and before the local write: a restore can then never hold a
+      // state whose alerts were not delivered, and a crash before the local
+      // write is repaired by the restore on restart.
+      auto by_shard = state_.PendingByShard();
+      if (!by_shard.empty()) {
+        uint64_t r0 = changelog_->records_out(), b0 = changelog_->bytes_out();
+        ASSIGN_OR_RETURN(auto checkpoints, changelog_->Append(by_shard, stop));
+        for (auto& op : checkpoints) state_.Put(std::move(op.key), std::move(*op.value));
+        m_.changelog_records_out += changelog_->records_out() - r0;
+        m_.changelog_bytes_out += changelog_->bytes_out() - b0;
+      }
+    }
     RETURN_IF_ERROR(state_.Commit());
     ++m_.batches_committed;
     return absl::OkStatus();
@@ -370,6 +416,9 @@ class StatefulStage final : public RebalanceListener {
   const ProcessorOptions& o_;
   KafkaSink* sink_;
   const EngineHolder* engines_;
+  StateStore* store_;
+  Changelog* changelog_;  // null: no changelog
+  const std::atomic<bool>* stop_ = nullptr;
   TaskState state_;
   ProcessorMetrics& m_;
   std::vector<v1::Alert> alerts_;
@@ -399,10 +448,18 @@ class KafkaProcessor final : public Processor {
           {o_.topics.model_transfers, 1},
           {o_.topics.alerts, 1},
           {o_.topics.dead_letters, 1},
-          // A moved shard rebuilds its state from here: nothing may expire.
+          // Without a changelog a moved shard rebuilds its state from here,
+          // so nothing expires by default; with one, retention only has to
+          // stay above the stateful stage's lag.
           {o_.topics.facts, o_.facts_partitions, {{"retention.ms", "-1"}}}};
       if (!o_.topics.quota_usage.empty()) {
         topics.push_back({o_.topics.quota_usage, 1, {{"cleanup.policy", "compact"}}});
+      }
+      if (!o_.topics.state_changelog.empty()) {
+        // Records have unique keys (processor/changelog.h): compaction keeps
+        // every one, and never the time-based deletion that would lose state.
+        topics.push_back(
+            {o_.topics.state_changelog, o_.facts_partitions, {{"cleanup.policy", "compact"}}});
       }
       if (!o_.topics.reference_data.empty()) {
         // The newest record per key is the reference data in force.
@@ -419,6 +476,30 @@ class KafkaProcessor final : public Processor {
     pu.log = [](const std::string& m) { std::cerr << "processor: " << m << std::endl; };
     if (!pu.file.empty() || !pu.topic.empty() || !pu.watchlist_files.empty()) {
       ASSIGN_OR_RETURN(policy_updates_, PolicyUpdates::Start(std::move(pu), &engines_));
+    }
+    if (!o_.topics.quota_usage.empty() &&
+        !sink_->PartitionCount(o_.topics.quota_usage, absl::Seconds(5)).ok()) {
+      // Producing to a missing topic would retry forever and stall the
+      // stateful stage; the view is optional, the detections are not.
+      std::cerr << "processor: topic " << o_.topics.quota_usage
+                << " is missing: quota usages for QueryService are not written" << std::endl;
+      o_.topics.quota_usage.clear();
+    }
+    if (!o_.topics.state_changelog.empty()) {
+      // One changelog partition per shard.
+      ASSIGN_OR_RETURN(int facts, sink_->PartitionCount(o_.topics.facts, absl::Seconds(10)));
+      ASSIGN_OR_RETURN(int log,
+                       sink_->PartitionCount(o_.topics.state_changelog, absl::Seconds(10)));
+      if (facts != log) {
+        return absl::FailedPreconditionError(absl::StrCat(o_.topics.state_changelog, " has ", log,
+                                                          " partitions, ", o_.topics.facts, " has ",
+                                                          facts, ": they must be equal"));
+      }
+      ChangelogOptions co;
+      co.brokers = o_.brokers;
+      co.kafka_config = o_.kafka_config;
+      co.topic = o_.topics.state_changelog;
+      ASSIGN_OR_RETURN(changelog_, Changelog::Create(std::move(co)));
     }
     RocksDbStateStoreOptions so;
     so.path = o_.state_dir;
@@ -438,7 +519,8 @@ class KafkaProcessor final : public Processor {
     std::atomic<bool> combined{false};
     absl::Status ingest_status, stateful_status;
     IngestStage ingest(o_, sink_.get(), &engines_, &metrics_);
-    StatefulStage stateful(o_, stateful_sink_.get(), &engines_, store_.get(), &metrics_);
+    StatefulStage stateful(o_, stateful_sink_.get(), &engines_, store_.get(), changelog_.get(),
+                           &metrics_);
     std::thread t1([&] {
       ingest_status = ingest.Run(combined);
       local_stop = true;
@@ -464,6 +546,7 @@ class KafkaProcessor final : public Processor {
   std::unique_ptr<KafkaSink> sink_;  // the ingest stage's, and admin
   std::unique_ptr<KafkaSink> stateful_sink_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Changelog> changelog_;
   ProcessorMetrics metrics_;
 };
 

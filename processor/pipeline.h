@@ -12,10 +12,18 @@
 //    are dropped by the stateful stage's event-id dedup, re-produced alerts
 //    carry the same deterministic alert_id and are dropped by alertd.
 //  - Stateful: apply a poll batch to an in-memory overlay of the state,
-//    produce and Flush its alerts, then write the state changes, the dedup
-//    marks and the next input offsets in one RocksDB batch. Offsets are taken
-//    from that store on assignment, never from the group. A crash before the
-//    write re-applies the batch to the old state: same alerts, same ids.
+//    produce and Flush its alerts, then append the batch's changes (state,
+//    dedup marks, next input offsets) to the state changelog, one framed
+//    record per shard (chunked when large), Flush, and only then write the
+//    same changes plus the changelog position in one RocksDB batch. On
+//    assignment a shard is fenced (a new writer epoch in its changelog
+//    partition) and replayed from the local checkpoint up to the fence, so
+//    state moves with its partition and survives a lost disk. A crash before
+//    the changelog append re-applies the batch to the old state (same alerts,
+//    same ids); a crash during it leaves a cut batch the replay never applies
+//    (its facts are re-processed); a crash after it is repaired by the
+//    replay on restart. processor/README.md "Delivery protocol" and
+//    changelog.h give every case.
 #pragma once
 
 #include <atomic>
@@ -43,6 +51,10 @@ struct TopicNames {
   std::string dead_letters = "dead-letters";
   // Internal repartition topic between the stages.
   std::string facts = "exportwatch-facts";
+  // The stateful stage's shards, one partition per facts partition (see
+  // processor/changelog.h). Created with cleanup.policy=compact. Empty: no
+  // changelog (state stays local: it does not move with its partition).
+  std::string state_changelog = "exportwatch-state-changelog";
   // Compacted; a record with key "policy" is a new policy version (hot
   // reload on every instance). Empty: not read.
   std::string reference_data = "reference-data";
@@ -104,6 +116,19 @@ struct ProcessorMetrics {
   std::atomic<uint64_t> kafka_retries{0};
   // Known parties screened again after screening-list updates.
   std::atomic<uint64_t> rescreened_entities{0};
+  // Changelog: records and value bytes written; shards restored on
+  // assignment, records read and their time (wall, restoring thread's CPU);
+  // records not applied (cut batches, fenced writers); local copies dropped.
+  std::atomic<uint64_t> changelog_records_out{0};
+  std::atomic<uint64_t> changelog_bytes_out{0};
+  std::atomic<uint64_t> shards_restored{0};
+  std::atomic<uint64_t> restored_records{0};
+  std::atomic<uint64_t> restored_bytes{0};
+  std::atomic<uint64_t> restored_ops{0};
+  std::atomic<int64_t> restore_wall_nanos{0};
+  std::atomic<int64_t> restore_cpu_nanos{0};
+  std::atomic<uint64_t> changelog_discarded{0};
+  std::atomic<uint64_t> local_copies_dropped{0};
   // Wall-clock unix nanos of the last record either stage received.
   std::atomic<int64_t> last_record_unix_nanos{0};
 };

@@ -17,6 +17,22 @@ std::string TaskState::OffsetKey(int32_t partition, absl::string_view topic) {
   return absl::StrCat("p/", partition, "/o/", topic);
 }
 
+int32_t TaskState::ShardOf(absl::string_view key) {
+  if (key.size() < 3 || (key[0] != 'p' && key[0] != 'd') || key[1] != '/') return -1;
+  auto slash = key.find('/', 2);
+  int32_t p = -1;
+  if (slash == absl::string_view::npos || !absl::SimpleAtoi(key.substr(2, slash - 2), &p)) {
+    return -1;
+  }
+  return p;
+}
+
+std::map<int32_t, std::vector<WriteBatch::Op>> TaskState::PendingByShard() const {
+  std::map<int32_t, std::vector<WriteBatch::Op>> out;
+  for (const auto& [k, v] : pending_) out[ShardOf(k)].push_back({k, v});
+  return out;
+}
+
 absl::StatusOr<int64_t> TaskState::StoredOffset(int32_t partition, absl::string_view topic) {
   auto v = Get(OffsetKey(partition, topic));
   if (!v.ok()) return v.status();

@@ -5,6 +5,8 @@
 //   p/<partition>/s/<rule>/<len>:<key>/<name>    rule state of (rule, key)
 //   p/<partition>/o/<topic>                      next input offset of the shard
 //   d/<partition>/<rule>/<len>:<key>/<event_id>  de-duplication (expiring value)
+//   p/<partition>/c/{next,epoch,own}             changelog checkpoint (local
+//                                                only; processor/changelog.h)
 // (<len> is the key's length, so keys containing '/' cannot collide.)
 // Every read sees the batch's own earlier writes. Commit() writes the state
 // changes, the dedup marks and the input offsets in one atomic batch: after
@@ -12,9 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -35,6 +39,8 @@ class TaskState {
   static std::string StateKey(int32_t partition, absl::string_view rule, absl::string_view key,
                               absl::string_view name);
   static std::string OffsetKey(int32_t partition, absl::string_view topic);
+  // The shard (partition) a key of this layout belongs to; -1 for others.
+  static int32_t ShardOf(absl::string_view full_key);
 
   // Offset to resume `partition` of `topic` from; -1 when never committed.
   [[nodiscard]] absl::StatusOr<int64_t> StoredOffset(int32_t partition, absl::string_view topic);
@@ -48,6 +54,9 @@ class TaskState {
   [[nodiscard]] absl::StatusOr<std::optional<std::string>> Get(const std::string& full_key);
   void Put(std::string full_key, std::string value);
   void SetOffset(int32_t partition, absl::string_view topic, int64_t next_offset);
+
+  // The writes since the last Commit, by shard (what the changelog gets).
+  std::map<int32_t, std::vector<WriteBatch::Op>> PendingByShard() const;
 
   // Writes everything since the last Commit atomically.
   [[nodiscard]] absl::Status Commit();

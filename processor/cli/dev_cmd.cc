@@ -91,6 +91,7 @@ int RunDev(int argc, char** argv) {
                                                                      {topics.alerts, 1},
                                                                      {topics.dead_letters, 1},
                                                                      {topics.facts, 8},
+                                                                     {topics.state_changelog, 8},
                                                                      {topics.reference_data, 1},
                                                                      {topics.quota_usage, 1},
                                                                      {"alert-triage", 1}}) {

@@ -34,6 +34,9 @@ int RunProcessor(int argc, char** argv) {
   flags.String("reference-data-topic", &o.topics.reference_data,
                "compacted topic of reference data (key \"policy\": a new policy version; key "
                "\"watchlist\": a new screening list, CSL JSON or CSV); empty: none");
+  flags.String("changelog-topic", &o.topics.state_changelog,
+               "changelog of the stateful shards (as many partitions as the facts topic; "
+               "restored on assignment); empty: state stays local");
   flags.String("profile", &profile, "shipped profile: current | aidr-2025");
   flags.String("quota-usage-topic", &o.topics.quota_usage,
                "compacted topic where the newest usage of every quota window goes (alertd's "
@@ -118,7 +121,16 @@ int RunProcessor(int argc, char** argv) {
   std::cout << "processor-metrics records_in=" << m.records_in << " events_valid=" << m.events_valid
             << " dead_letters=" << m.dead_letters << " facts_out=" << m.facts_out
             << " facts_applied=" << m.facts_applied << " facts_duplicate=" << m.facts_duplicate
-            << " alerts_out=" << m.alerts_out << std::endl;
+            << " alerts_out=" << m.alerts_out
+            << " changelog_records_out=" << m.changelog_records_out
+            << " changelog_bytes_out=" << m.changelog_bytes_out
+            << " shards_restored=" << m.shards_restored
+            << " restored_records=" << m.restored_records << " restored_bytes=" << m.restored_bytes
+            << " restored_ops=" << m.restored_ops
+            << " restore_wall_s=" << static_cast<double>(m.restore_wall_nanos) / 1e9
+            << " restore_cpu_s=" << static_cast<double>(m.restore_cpu_nanos) / 1e9
+            << " changelog_discarded=" << m.changelog_discarded
+            << " local_copies_dropped=" << m.local_copies_dropped << std::endl;
   if (!s.ok()) {
     std::cerr << "exportwatch processor: " << s << "\n";
     return 1;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@ class Subprocess {
     if (pipe(fds) != 0) return;
     pid_ = fork();
     if (pid_ == 0) {
+      // Never outlive the test: a test that aborts leaves no orphans.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(fds[1], 1);
       if (!stderr_path.empty()) {
         int e = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

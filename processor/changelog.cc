@@ -1,0 +1,479 @@
+#include "processor/changelog.h"
+
+#include <time.h>
+
+#include <iostream>
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "connectors/kafka_source.h"
+
+namespace exportwatch {
+namespace {
+
+constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
+// A batch poll returns at its timeout unless it filled up: short, so that the
+// tail of a restore does not wait.
+constexpr absl::Duration kPollTimeout = absl::Milliseconds(20);
+// Local writes during a restore are batched up to this many bytes.
+constexpr size_t kRestoreWriteBytes = 4 << 20;
+constexpr char kFence = 'F';
+constexpr char kBatch = 'B';
+constexpr char kPut = 'P';
+constexpr char kDelete = 'D';
+
+// ---- record encoding ----------------------------------------------------
+// Fence value: 'F' epoch(8, big-endian).
+// Batch chunk value: 'B' epoch(8) seq(8) index(4) count(4), then ops:
+//   'P' varint(key size) key varint(value size) value | 'D' varint(key size) key
+
+void PutFixed(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+bool GetFixed(absl::string_view* in, int bytes, uint64_t* v) {
+  if (in->size() < static_cast<size_t>(bytes)) return false;
+  *v = 0;
+  for (int i = 0; i < bytes; ++i) *v = (*v << 8) | static_cast<unsigned char>((*in)[i]);
+  in->remove_prefix(bytes);
+  return true;
+}
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+bool GetVarint(absl::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    auto b = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (b < 0x80) return true;
+  }
+  return false;
+}
+bool GetBytes(absl::string_view* in, absl::string_view* out) {
+  uint64_t n;
+  if (!GetVarint(in, &n) || in->size() < n) return false;
+  *out = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
+struct ChunkHeader {
+  uint64_t epoch = 0, seq = 0, index = 0, count = 0;
+};
+
+std::string CheckpointKey(int32_t partition, absl::string_view what) {
+  return absl::StrCat("p/", partition, "/c/", what);
+}
+
+absl::StatusOr<int64_t> ReadInt(StateStore* store, const std::string& key, int64_t dflt) {
+  ASSIGN_OR_RETURN(auto v, store->Get(key));
+  if (!v.has_value()) return dflt;
+  int64_t out = 0;
+  if (!absl::SimpleAtoi(*v, &out)) return absl::DataLossError(absl::StrCat("corrupt ", key));
+  return out;
+}
+
+absl::Duration ThreadCpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
+// Deletes every local key of shard `partition` (state, offsets, dedup marks,
+// checkpoints).
+absl::Status DropShard(StateStore* store, int32_t partition) {
+  for (const std::string& prefix :
+       {absl::StrCat("p/", partition, "/"), absl::StrCat("d/", partition, "/")}) {
+    while (true) {
+      WriteBatch wb;
+      RETURN_IF_ERROR(store->Scan(prefix, "", [&](absl::string_view k, absl::string_view) {
+        wb.Delete(std::string(k));
+        return wb.ops().size() < 10000;
+      }));
+      if (wb.empty()) break;
+      RETURN_IF_ERROR(store->Write(wb));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Applies the records of one changelog partition, in offset order, to the
+// local store (see changelog.h for the rules).
+class ShardReplayer {
+ public:
+  // `valid_epoch`: the writer that owned the log at the first record read
+  // (0: none; records before the first fence are then ignored).
+  ShardReplayer(StateStore* store, int32_t partition, uint64_t valid_epoch, RestoreStats* stats)
+      : store_(store), partition_(partition), valid_(valid_epoch), stats_(stats) {}
+
+  absl::Status OnRecord(int64_t offset, absl::string_view value) {
+    ++stats_->records;
+    stats_->bytes += static_cast<int64_t>(value.size());
+    if (value.empty()) return Corrupt(offset);
+    char type = value.front();
+    value.remove_prefix(1);
+    ChunkHeader h;
+    if (!GetFixed(&value, 8, &h.epoch)) return Corrupt(offset);
+    if (type == kFence) {
+      DiscardGroup();
+      valid_ = h.epoch;
+      return Checkpoint(offset);
+    }
+    if (type != kBatch) return Corrupt(offset);
+    if (!GetFixed(&value, 8, &h.seq) || !GetFixed(&value, 4, &h.index) ||
+        !GetFixed(&value, 4, &h.count) || h.count == 0 || h.index >= h.count) {
+      return Corrupt(offset);
+    }
+    if (h.epoch != valid_) {
+      ++stats_->fenced_discarded;
+      return absl::OkStatus();
+    }
+    if (h.index == 0) {
+      DiscardGroup();  // a retry re-sends a batch from its first chunk
+      group_ = h;
+      in_group_ = true;
+    } else if (!in_group_ || h.seq != group_.seq || h.index != group_.index + 1) {
+      DiscardGroup();
+      ++stats_->incomplete_discarded;
+      return absl::OkStatus();
+    } else {
+      group_.index = h.index;
+    }
+    ++group_chunks_;
+    while (!value.empty()) {
+      char kind = value.front();
+      value.remove_prefix(1);
+      absl::string_view k, v;
+      if (!GetBytes(&value, &k)) return Corrupt(offset);
+      if (kind == kPut) {
+        if (!GetBytes(&value, &v)) return Corrupt(offset);
+        group_ops_.Put(std::string(k), std::string(v));
+        group_bytes_ += k.size() + v.size();
+      } else if (kind == kDelete) {
+        group_ops_.Delete(std::string(k));
+        group_bytes_ += k.size();
+      } else {
+        return Corrupt(offset);
+      }
+    }
+    if (h.index + 1 < h.count) return absl::OkStatus();
+    // Complete: the batch joins the local write.
+    for (const auto& op : group_ops_.ops()) {
+      if (op.value) {
+        pending_.Put(op.key, *op.value);
+      } else {
+        pending_.Delete(op.key);
+      }
+    }
+    pending_bytes_ += group_bytes_;
+    stats_->ops_applied += static_cast<int64_t>(group_ops_.ops().size());
+    group_ops_.Clear();
+    group_bytes_ = 0;
+    group_chunks_ = 0;
+    in_group_ = false;
+    ++stats_->batches_applied;
+    return Checkpoint(offset);
+  }
+
+  // Writes what is complete (an unfinished batch stays out).
+  absl::Status Finish(int64_t own_fence) {
+    DiscardGroup();
+    if (own_fence >= 0) pending_.Put(CheckpointKey(partition_, "own"), absl::StrCat(own_fence));
+    return WritePending();
+  }
+
+ private:
+  absl::Status Checkpoint(int64_t offset) {
+    next_ = offset + 1;
+    if (pending_bytes_ >= kRestoreWriteBytes) return WritePending();
+    return absl::OkStatus();
+  }
+  absl::Status WritePending() {
+    if (next_ >= 0) {
+      pending_.Put(CheckpointKey(partition_, "next"), absl::StrCat(next_));
+      pending_.Put(CheckpointKey(partition_, "epoch"), absl::StrCat(valid_));
+    }
+    if (pending_.empty()) return absl::OkStatus();
+    RETURN_IF_ERROR(store_->Write(pending_));
+    pending_.Clear();
+    pending_bytes_ = 0;
+    return absl::OkStatus();
+  }
+  void DiscardGroup() {
+    if (in_group_) stats_->incomplete_discarded += group_chunks_;
+    in_group_ = false;
+    group_chunks_ = 0;
+    group_ops_.Clear();
+    group_bytes_ = 0;
+  }
+  absl::Status Corrupt(int64_t offset) {
+    return absl::DataLossError(
+        absl::StrCat("unreadable changelog record at partition ", partition_, " offset ", offset));
+  }
+
+  StateStore* store_;
+  int32_t partition_;
+  uint64_t valid_;
+  RestoreStats* stats_;
+  ChunkHeader group_;
+  bool in_group_ = false;
+  int64_t group_chunks_ = 0;
+  WriteBatch group_ops_;
+  size_t group_bytes_ = 0;
+  WriteBatch pending_;
+  size_t pending_bytes_ = 0;
+  int64_t next_ = -1;
+};
+
+// Reads records [start, until) of one changelog partition and hands each to
+// `fn`. DATA_LOSS when the log no longer starts at `start`.
+absl::Status ReadRange(const ChangelogOptions& o, int32_t partition, int64_t start, int64_t until,
+                       const std::atomic<bool>& stop,
+                       const std::function<absl::Status(int64_t, absl::string_view)>& fn) {
+  if (until <= start) return absl::OkStatus();
+  KafkaSourceOptions so;
+  so.brokers = o.brokers;
+  so.config = o.kafka_config;
+  so.max_batch = 10000;
+  so.assign = {{{o.topic, partition}, start}};
+  // A start before the log start must not silently skip records.
+  so.config["auto.offset.reset"] = "error";
+  ASSIGN_OR_RETURN(auto source, KafkaSource::Create(so, nullptr));
+  int64_t expected = start;
+  absl::Time last_progress = absl::Now();
+  while (expected < until) {
+    if (stop.load()) return absl::CancelledError("stopped during a changelog restore");
+    auto polled = source->Poll(kPollTimeout);
+    if (absl::IsOutOfRange(polled.status())) {
+      return absl::DataLossError(absl::StrCat("changelog ", o.topic, "/", partition,
+                                              " no longer holds offset ", expected, ": ",
+                                              polled.status().message()));
+    }
+    ASSIGN_OR_RETURN(auto records, std::move(polled));
+    if (records.empty()) {
+      if (absl::Now() - last_progress > absl::Seconds(10)) {  // broker trouble
+        std::cerr << "changelog: partition " << partition << " restore waiting at offset "
+                  << expected << " of " << until << "\n";
+        last_progress = absl::Now();
+      }
+      continue;
+    }
+    last_progress = absl::Now();
+    for (const Record& r : records) {
+      if (r.offset < expected) continue;
+      if (r.offset != expected && expected == start) {
+        return absl::DataLossError(absl::StrCat("changelog ", o.topic, "/", partition,
+                                                " starts at offset ", r.offset, ", needed from ",
+                                                start, ": the log lost records"));
+      }
+      if (r.offset >= until) break;
+      RETURN_IF_ERROR(fn(r.offset, r.value));
+      expected = r.offset + 1;
+    }
+  }
+  source->Close();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Changelog>> Changelog::Create(ChangelogOptions options) {
+  if (options.brokers.empty() || options.topic.empty()) {
+    return absl::InvalidArgumentError("changelog: brokers and topic are required");
+  }
+  std::unique_ptr<Changelog> c(new Changelog(std::move(options)));
+  KafkaSinkOptions so;
+  so.brokers = c->o_.brokers;
+  so.config = c->o_.kafka_config;
+  ASSIGN_OR_RETURN(c->sink_, KafkaSink::Create(so));
+  return c;
+}
+
+absl::StatusOr<RestoreStats> Changelog::Acquire(int32_t partition, StateStore* store,
+                                                const std::atomic<bool>& stop) {
+  RestoreStats stats;
+  absl::Time t0 = absl::Now();
+  absl::Duration c0 = ThreadCpu();
+  static std::mt19937_64 rng{std::random_device{}()};
+  Writer w;
+  // 63 bits: the local checkpoint stores it as a signed decimal.
+  while (w.epoch == 0) w.epoch = rng() >> 1;
+  // The fence first: whatever an older owner appends after it is ignored.
+  std::string fence(1, kFence);
+  PutFixed(&fence, w.epoch, 8);
+  int64_t fence_offset = -1;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    absl::Status s =
+        sink_->Produce(o_.topic, absl::StrCat("f/", w.epoch), fence, {}, partition, &fence_offset);
+    if (s.ok()) s = sink_->Flush(kFlushTimeout);
+    if (s.ok() && fence_offset >= 0) break;
+    std::cerr << "changelog: fence of partition " << partition << ": " << s << "\n";
+    if (stop.load()) return absl::CancelledError("stopped before the fence was written");
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+  while (true) {
+    absl::Status s = Restore(partition, store, w.epoch, fence_offset, stop, &stats);
+    if (s.ok()) break;
+    // Broker trouble is retried; a log that lost records is not.
+    if (absl::IsDataLoss(s) || absl::IsCancelled(s) || stop.load()) return s;
+    std::cerr << "changelog: restore of partition " << partition << ": " << s << "; retrying\n";
+    absl::SleepFor(absl::Seconds(1));
+  }
+  writers_[partition] = w;
+  stats.wall = absl::Now() - t0;
+  stats.thread_cpu = ThreadCpu() - c0;
+  return stats;
+}
+
+absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t epoch,
+                                int64_t fence_offset, const std::atomic<bool>& stop,
+                                RestoreStats* stats) {
+  ASSIGN_OR_RETURN(int64_t next, ReadInt(store, CheckpointKey(partition, "next"), -1));
+  ASSIGN_OR_RETURN(int64_t valid, ReadInt(store, CheckpointKey(partition, "epoch"), 0));
+  ASSIGN_OR_RETURN(int64_t own, ReadInt(store, CheckpointKey(partition, "own"), -1));
+  if (next > fence_offset) {
+    return absl::DataLossError(absl::StrCat("local changelog checkpoint ", next, " of partition ",
+                                            partition, " is past the log end ", fence_offset,
+                                            ": the topic was recreated?"));
+  }
+  if (next >= 0 && own >= 0 && own < next) {
+    // Did another owner fence this shard while this instance still wrote
+    // locally (a zombie)? Then the local copy holds batches the log rejects.
+    bool foreign_fence = false;
+    RETURN_IF_ERROR(ReadRange(o_, partition, own, next, stop,
+                              [&](int64_t, absl::string_view v) -> absl::Status {
+                                absl::string_view in = v;
+                                uint64_t e = 0;
+                                if (!in.empty() && in.front() == kFence) {
+                                  in.remove_prefix(1);
+                                  if (GetFixed(&in, 8, &e) && e != static_cast<uint64_t>(valid)) {
+                                    foreign_fence = true;
+                                  }
+                                }
+                                return absl::OkStatus();
+                              }));
+    if (foreign_fence) {
+      std::cerr << "changelog: partition " << partition
+                << ": local copy was written after another owner's fence; rebuilding it\n";
+      RETURN_IF_ERROR(DropShard(store, partition));
+      stats->local_copy_dropped = true;
+      next = -1;
+      valid = 0;
+    }
+  }
+  int64_t start = next < 0 ? 0 : next;
+  ShardReplayer replayer(store, partition, static_cast<uint64_t>(valid), stats);
+  RETURN_IF_ERROR(
+      ReadRange(o_, partition, start, fence_offset + 1, stop,
+                [&](int64_t offset, absl::string_view v) { return replayer.OnRecord(offset, v); }));
+  (void)epoch;  // the fence itself was the last record applied
+  return replayer.Finish(fence_offset);
+}
+
+absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
+    const std::map<int32_t, std::vector<WriteBatch::Op>>& ops, const std::atomic<bool>& stop) {
+  struct Chunk {
+    int32_t partition;
+    std::string key, value;
+  };
+  std::vector<Chunk> chunks;
+  for (const auto& [partition, list] : ops) {
+    auto it = writers_.find(partition);
+    if (it == writers_.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("changelog: partition ", partition, " written before it was acquired"));
+    }
+    Writer& w = it->second;
+    const uint64_t seq = ++w.seq;
+    std::vector<std::string> bodies(1);
+    for (const auto& op : list) {
+      if (!bodies.back().empty() &&
+          bodies.back().size() + op.key.size() + (op.value ? op.value->size() : 0) + 20 >
+              o_.max_record_bytes) {
+        bodies.emplace_back();
+      }
+      std::string& b = bodies.back();
+      b.push_back(op.value ? kPut : kDelete);
+      PutVarint(&b, op.key.size());
+      b.append(op.key);
+      if (op.value) {
+        PutVarint(&b, op.value->size());
+        b.append(*op.value);
+      }
+    }
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      Chunk c{partition, absl::StrCat("b/", w.epoch, "/", seq, "/", i), std::string(1, kBatch)};
+      PutFixed(&c.value, w.epoch, 8);
+      PutFixed(&c.value, seq, 8);
+      PutFixed(&c.value, i, 4);
+      PutFixed(&c.value, bodies.size(), 4);
+      c.value.append(bodies[i]);
+      chunks.push_back(std::move(c));
+    }
+  }
+  std::vector<int64_t> offsets(chunks.size(), -1);
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    // A retry re-sends every chunk: a batch whose first attempt was cut
+    // restarts at chunk 0 on the reader's side.
+    absl::Status s;
+    for (size_t i = 0; i < chunks.size() && s.ok(); ++i) {
+      s = sink_->Produce(o_.topic, chunks[i].key, chunks[i].value, {}, chunks[i].partition,
+                         &offsets[i]);
+    }
+    if (s.ok()) s = sink_->Flush(kFlushTimeout);
+    if (s.ok()) break;
+    std::cerr << "changelog: append: " << s << "\n";
+    if (stop.load()) return absl::CancelledError("stopped before the changelog was durable");
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+  std::map<int32_t, int64_t> next;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (offsets[i] < 0) return absl::InternalError("changelog: a record has no offset");
+    int64_t& n = next[chunks[i].partition];
+    n = std::max(n, offsets[i] + 1);
+    records_out_ += 1;
+    bytes_out_ += static_cast<int64_t>(chunks[i].value.size());
+  }
+  std::vector<WriteBatch::Op> checkpoints;
+  for (const auto& [partition, n] : next) {
+    checkpoints.push_back({CheckpointKey(partition, "next"), absl::StrCat(n)});
+  }
+  return checkpoints;
+}
+
+void Changelog::Release(int32_t partition) { writers_.erase(partition); }
+
+absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions& options, int partitions,
+                                                   StateStore* store) {
+  ASSIGN_OR_RETURN(auto c, Changelog::Create(options));
+  RestoreStats stats;
+  absl::Time t0 = absl::Now();
+  absl::Duration c0 = ThreadCpu();
+  std::atomic<bool> stop{false};
+  for (int32_t p = 0; p < partitions; ++p) {
+    ASSIGN_OR_RETURN(int64_t end, c->sink_->EndOffset(options.topic, p, absl::Seconds(10)));
+    ShardReplayer replayer(store, p, 0, &stats);
+    RETURN_IF_ERROR(ReadRange(options, p, 0, end, stop, [&](int64_t offset, absl::string_view v) {
+      return replayer.OnRecord(offset, v);
+    }));
+    RETURN_IF_ERROR(replayer.Finish(-1));
+  }
+  stats.wall = absl::Now() - t0;
+  stats.thread_cpu = ThreadCpu() - c0;
+  return stats;
+}
+
+}  // namespace exportwatch
