@@ -16,9 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD_DIR:-build}"
 OUT="${OUT:-$(mktemp -d /tmp/ew-bench-XXXXXX)}"
-PARTS="${EW_BENCH_PARTS:-throughput latency fanout state idle screening}"
+PARTS="${EW_BENCH_PARTS:-throughput latency fanout idle state screening}"
 STATE_KEYS="${EW_BENCH_STATE_KEYS:-1000000,5000000}"
 EVENTS="${EW_BENCH_EVENTS:-150000}"
+# librdkafka properties for the processor and alertd of e2e_bench, e.g.
+# "fetch.wait.max.ms=2" (space-separated K=V).
+KAFKA_ARGS=()
+for kv in ${EW_BENCH_KAFKA:-}; do KAFKA_ARGS+=(--kafka "$kv"); done
 mkdir -p "$OUT"
 
 if [ ! -f "$BUILD/build.ninja" ]; then
@@ -58,13 +62,17 @@ for part in $PARTS; do
       ;;
     latency | fanout | idle)
       f="$OUT/e2e-$part.txt"
-      "$BUILD/bench/e2e_bench" --mode "$part" --events "$EVENTS" | tee "$f" >&2
+      "$BUILD/bench/e2e_bench" --mode "$part" --events "$EVENTS" "${KAFKA_ARGS[@]}" | tee "$f" >&2
       grep '^ROW |' "$f" | sed 's/^ROW //' >>"$rows"
       ;;
     state)
       f="$OUT/e2e-state.txt"
-      "$BUILD/bench/e2e_bench" --mode state --events "$EVENTS" --state-keys "$STATE_KEYS" \
-        --seconds 15 | tee "$f" >&2
+      # Budget: RocksDB's 128 MiB + the empty-state RSS of the idle part.
+      idle_rss=$(sed -n 's/.*processor RSS \([0-9]*\) MiB (empty state).*/\1/p' "$OUT/e2e-idle.txt" 2>/dev/null || true)
+      budget=0
+      [ -n "$idle_rss" ] && budget=$((128 + idle_rss))
+      "$BUILD/bench/e2e_bench" --mode state --events "$EVENTS" "${KAFKA_ARGS[@]}" --state-keys "$STATE_KEYS" \
+        --seconds 15 --rss-budget-mb "$budget" | tee "$f" >&2
       grep '^ROW |' "$f" | sed 's/^ROW //' >>"$rows"
       ;;
     screening)
