@@ -94,6 +94,8 @@ struct Config {
   // State mode: peak RSS allowed (MiB); 0: 128 (RocksDB's configured block
   // cache + memtables) + the empty-state RSS measured by the idle mode.
   int64_t rss_budget_mb = 0;
+  // The exportwatch binary to run (A/B against another build).
+  std::string binary = EW_BINARY;
   // librdkafka properties for the processor and alertd (--kafka K=V).
   std::vector<std::string> kafka;
 };
@@ -255,6 +257,7 @@ class Run {
   struct Result {
     double drain_rate = 0;        // events/s, whole system
     double drain_cpu_rate = 0;    // events per processor CPU-second
+    double drain_alertd_cpu = 0;  // alertd CPU seconds over the drain phase
     double drain_alert_fraction = 0;
     int64_t latency_events = 0, latency_alerts = 0, latency_produced_late = 0;
     double produce_lag_max_ms = 0;
@@ -308,7 +311,7 @@ class Run {
       if (auto s = PreloadState(dir.File("state"), o_.preload_keys, p); !s.ok()) return s;
       res.preload_seconds = absl::ToDoubleSeconds(absl::Now() - t);
     }
-    testing::Subprocess alertd(WithKafka({EW_BINARY, "alertd", "--brokers", brokers_,
+    testing::Subprocess alertd(WithKafka({c_.binary, "alertd", "--brokers", brokers_,
                                           "--state-dir", dir.File("alertd"), "--listen",
                                           "127.0.0.1:0"},
                                          c_),
@@ -316,7 +319,7 @@ class Run {
     std::string port = alertd.WaitForLine("alertd listening on port ", std::chrono::seconds(20));
     if (port.empty()) return absl::InternalError("alertd did not start");
     std::string target = absl::StrCat("127.0.0.1:", port);
-    testing::Subprocess proc(WithKafka({EW_BINARY, "processor", "--brokers", brokers_,
+    testing::Subprocess proc(WithKafka({c_.binary, "processor", "--brokers", brokers_,
                                         "--state-dir", dir.File("state"), "--profile", c_.profile,
                                         "--no-create-topics"},
                                        c_),
@@ -371,6 +374,7 @@ class Run {
     if (o_.backlog > 0) {
       size_t first_alert = recv_size();
       double cpu0 = ProcCpuSeconds(proc.pid());
+      double acpu0 = ProcCpuSeconds(alertd.pid());
       const int64_t t_start = NowNanos();
       for (int64_t i = 0; i < o_.backlog; ++i) {
         if (auto s = produce(next + i); !s.ok()) return s;
@@ -378,6 +382,7 @@ class Run {
       (void)(*sink)->Flush(absl::Seconds(30));
       WaitQuiet(absl::Seconds(3), absl::Seconds(600));
       double cpu1 = ProcCpuSeconds(proc.pid());
+      res.drain_alertd_cpu = ProcCpuSeconds(alertd.pid()) - acpu0;
       std::lock_guard<std::mutex> l(mu_);
       int64_t lo = -1, hi = -1;
       int64_t t_lo = 0, t_hi = 0, n = 0;
@@ -579,7 +584,9 @@ int Latency(const Config& c) {
 }
 
 int Fanout(const Config& c) {
-  std::vector<double> base, twenty, stall;
+  std::vector<double> base, twenty, stall;           // wall drain rate
+  std::vector<double> base_cpu, twenty_cpu, stall_cpu;  // processor ev/CPU-s
+  std::vector<double> base_a, twenty_a, stall_a;        // alertd CPU s
   for (int64_t k = 0; k < c.repeat; ++k) {
     for (int variant = 0; variant < 3; ++variant) {
       Run::Options o;
@@ -594,12 +601,16 @@ int Fanout(const Config& c) {
       const char* name = variant == 0 ? "1 subscriber" : variant == 1 ? "20 subscribers"
                                                                       : "1 + 1 stalled";
       std::cout << absl::StrFormat(
-          "fanout %-15s: drain %.0f ev/s, %.0f ev/processor-CPU-s, alerts %.2f%% of events; "
-          "extra subscribers got %d..%d alerts; stalled: %s\n",
-          name, r->drain_rate, r->drain_cpu_rate, 100 * r->drain_alert_fraction,
+          "fanout %-15s: drain %.0f ev/s, %.0f ev/processor-CPU-s, alertd CPU %.2f s, alerts "
+          "%.2f%% of events; extra subscribers got %d..%d alerts; stalled: %s\n",
+          name, r->drain_rate, r->drain_cpu_rate, r->drain_alertd_cpu,
+          100 * r->drain_alert_fraction,
           r->extra_received_min, r->extra_received_max,
           r->stall_status.empty() ? "-" : r->stall_status);
       (variant == 0 ? base : variant == 1 ? twenty : stall).push_back(r->drain_rate);
+      (variant == 0 ? base_cpu : variant == 1 ? twenty_cpu : stall_cpu)
+          .push_back(r->drain_cpu_rate);
+      (variant == 0 ? base_a : variant == 1 ? twenty_a : stall_a).push_back(r->drain_alertd_cpu);
     }
   }
   auto mean = [](const std::vector<double>& v) {
@@ -613,10 +624,24 @@ int Fanout(const Config& c) {
   };
   double cost20 = 1 - mean(twenty) / mean(base), cost_stall = 1 - mean(stall) / mean(base);
   Row("fan-out: drain rate, 1 subscriber", absl::StrCat(range(base), " ev/s"), "-", "-");
-  Row(absl::StrCat("fan-out: ", c.subscribers, " subscribers, throughput cost"),
+  Row(absl::StrCat("fan-out: ", c.subscribers, " subscribers, wall throughput cost"),
       absl::StrFormat("%.1f%% (%s ev/s)", 100 * cost20, range(twenty)), "<= 10%",
       Yes(cost20 <= 0.10));
-  Row("fan-out: 1 stalled subscriber, throughput cost",
+  auto range2 = [](const std::vector<double>& v) {
+    return absl::StrFormat("%.2f-%.2f", *std::min_element(v.begin(), v.end()),
+                           *std::max_element(v.begin(), v.end()));
+  };
+  double cpu20 = 1 - mean(twenty_cpu) / mean(base_cpu),
+         cpu_stall = 1 - mean(stall_cpu) / mean(base_cpu);
+  Row(absl::StrCat("fan-out: ", c.subscribers, " subscribers, processor ev/CPU-s cost"),
+      absl::StrFormat("%.1f%% (%s vs %s)", 100 * cpu20, range(twenty_cpu), range(base_cpu)),
+      "<= 10%", Yes(cpu20 <= 0.10));
+  Row("fan-out: 1 stalled subscriber, processor ev/CPU-s cost",
+      absl::StrFormat("%.1f%% (%s)", 100 * cpu_stall, range(stall_cpu)), "~0 (<= 10%)",
+      Yes(cpu_stall <= 0.10));
+  Row("fan-out: alertd CPU s per drain, 1 / 20 / 1 + stalled subscribers",
+      absl::StrCat(range2(base_a), " / ", range2(twenty_a), " / ", range2(stall_a)), "-", "-");
+  Row("fan-out: 1 stalled subscriber, wall throughput cost",
       absl::StrFormat("%.1f%% (%s ev/s)", 100 * cost_stall, range(stall)),
       "~0 (within noise, <= 10%)", Yes(cost_stall <= 0.10));
   return 0;
@@ -709,7 +734,7 @@ int Idle(const Config& c) {
   // the state store is open, the policy loaded and the health service
   // SERVING), polled every 2 ms from the stderr file.
   absl::Time t0 = absl::Now();
-  testing::Subprocess proc({EW_BINARY, "processor", "--brokers", brokers, "--state-dir",
+  testing::Subprocess proc({c.binary, "processor", "--brokers", brokers, "--state-dir",
                             dir.File("state"), "--profile", c.profile, "--no-create-topics"},
                            dir.File("processor.err"));
   double ready_s = -1;
@@ -723,7 +748,7 @@ int Idle(const Config& c) {
     absl::SleepFor(absl::Milliseconds(2));
   }
   absl::Time a0 = absl::Now();
-  testing::Subprocess alertd({EW_BINARY, "alertd", "--brokers", brokers, "--state-dir",
+  testing::Subprocess alertd({c.binary, "alertd", "--brokers", brokers, "--state-dir",
                               dir.File("alertd"), "--listen", "127.0.0.1:0"},
                              dir.File("alertd.err"));
   std::string port = alertd.WaitForLine("alertd listening on port ", std::chrono::seconds(20));
@@ -776,6 +801,7 @@ int main(int argc, char** argv) {
   flags.Int("repeat", &c.repeat, "fan-out: rounds of the three variants");
   flags.String("state-keys", &c.state_keys, "state mode: pre-loaded key counts, comma-separated");
   flags.Double("idle-seconds", &c.idle_seconds, "idle mode: CPU measured over this long");
+  flags.String("binary", &c.binary, "exportwatch binary to run (default: this build's)");
   flags.Int("rss-budget-mb", &c.rss_budget_mb,
             "state mode: peak RSS budget in MiB (0: no verdict, the budget is 128 MiB + idle RSS)");
   flags.Repeated("kafka", &c.kafka,
