@@ -201,8 +201,8 @@ absl::Status PreloadState(const std::string& dir, int64_t keys, int partitions) 
   so.path = dir;
   auto store = OpenRocksDbStateStore(so);
   if (!store.ok()) return store.status();
-  static const char* kRules[] = {"CONSIGNEE_LPP_QUOTA",  "SHIPMENT_STRUCTURING",
-                                 "SERIAL_LOCATION_MISMATCH", "NEW_ENTITY_VELOCITY",
+  static const char* kRules[] = {"CONSIGNEE_LPP_QUOTA",         "SHIPMENT_STRUCTURING",
+                                 "SERIAL_LOCATION_MISMATCH",    "NEW_ENTITY_VELOCITY",
                                  "RESTRICTED_TRAINING_COMPUTE", "SITE_POWER_IMPLAUSIBLE"};
   const std::string expiry = EncodeExpiring(absl::ToUnixSeconds(absl::Now()) + 30 * 86400, "");
   const std::string state_value(48, 'v');
@@ -224,7 +224,8 @@ absl::Status PreloadState(const std::string& dir, int64_t keys, int partitions) 
     if (i % 5 != 0) {
       std::string event_id = absl::StrFormat("bench-%016x", x);
       all.push_back(
-          {absl::StrCat("d/", p, "/", rule, "/", entity.size(), ":", entity, "/", event_id), false});
+          {absl::StrCat("d/", p, "/", rule, "/", entity.size(), ":", entity, "/", event_id),
+           false});
     } else {
       all.push_back({TaskState::StateKey(p, rule, entity, absl::StrFormat("w%x", x >> 40)), true});
     }
@@ -247,8 +248,8 @@ absl::Status PreloadState(const std::string& dir, int64_t keys, int partitions) 
 class Run {
  public:
   struct Options {
-    int64_t backlog = 0;          // drain phase events (0: none)
-    double latency_rate = 0;      // open-loop phase rate (0: none)
+    int64_t backlog = 0;      // drain phase events (0: none)
+    double latency_rate = 0;  // open-loop phase rate (0: none)
     double latency_seconds = 0;
     int64_t extra_subscribers = 0;
     bool stalled_subscriber = false;
@@ -280,12 +281,12 @@ class Run {
     if (!cluster.ok()) return cluster.status();
     int p = static_cast<int>(c_.partitions);
     for (const auto& [t, n] : std::vector<std::pair<std::string, int>>{{"trade-events", p},
-                                                                      {"cloud-usage", p},
-                                                                      {"model-transfers", 2},
-                                                                      {"alerts", 1},
-                                                                      {"dead-letters", 1},
-                                                                      {"reference-data", 1},
-                                                                      {"exportwatch-facts", p}}) {
+                                                                       {"cloud-usage", p},
+                                                                       {"model-transfers", 2},
+                                                                       {"alerts", 1},
+                                                                       {"dead-letters", 1},
+                                                                       {"reference-data", 1},
+                                                                       {"exportwatch-facts", p}}) {
       if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return s;
     }
     brokers_ = (*cluster)->bootstraps();
@@ -311,19 +312,18 @@ class Run {
       if (auto s = PreloadState(dir.File("state"), o_.preload_keys, p); !s.ok()) return s;
       res.preload_seconds = absl::ToDoubleSeconds(absl::Now() - t);
     }
-    testing::Subprocess alertd(WithKafka({c_.binary, "alertd", "--brokers", brokers_,
-                                          "--state-dir", dir.File("alertd"), "--listen",
-                                          "127.0.0.1:0"},
+    testing::Subprocess alertd(WithKafka({c_.binary, "alertd", "--brokers", brokers_, "--state-dir",
+                                          dir.File("alertd"), "--listen", "127.0.0.1:0"},
                                          c_),
                                dir.File("alertd.err"));
     std::string port = alertd.WaitForLine("alertd listening on port ", std::chrono::seconds(20));
     if (port.empty()) return absl::InternalError("alertd did not start");
     std::string target = absl::StrCat("127.0.0.1:", port);
-    testing::Subprocess proc(WithKafka({c_.binary, "processor", "--brokers", brokers_,
-                                        "--state-dir", dir.File("state"), "--profile", c_.profile,
-                                        "--no-create-topics"},
-                                       c_),
-                             dir.File("processor.err"));
+    testing::Subprocess proc(
+        WithKafka({c_.binary, "processor", "--brokers", brokers_, "--state-dir", dir.File("state"),
+                   "--profile", c_.profile, "--no-create-topics"},
+                  c_),
+        dir.File("processor.err"));
 
     std::atomic<bool> stop{false};
     std::thread main_sub([&] {
@@ -390,8 +390,14 @@ class Run {
         auto [idx, t] = recv_[k];
         if (idx < next || idx >= next + o_.backlog) continue;
         ++n;
-        if (lo < 0 || idx < lo) { lo = idx; t_lo = t; }
-        if (idx > hi) { hi = idx; t_hi = t; }
+        if (lo < 0 || idx < lo) {
+          lo = idx;
+          t_lo = t;
+        }
+        if (idx > hi) {
+          hi = idx;
+          t_hi = t;
+        }
       }
       if (n < 2 || t_hi <= t_lo) return absl::InternalError("too few alerts in the backlog");
       (void)lo;
@@ -461,9 +467,9 @@ class Run {
       if (!done) stall_ctx.TryCancel();
       drain.join();
       grpc::Status st = stalled->Finish();
-      res.stall_status = absl::StrCat(cut_off ? "ended by the server: " : "still open: ",
-                                      st.error_code(), " ", st.error_message(), "; ", read,
-                                      " alerts were buffered for it");
+      res.stall_status =
+          absl::StrCat(cut_off ? "ended by the server: " : "still open: ", st.error_code(), " ",
+                       st.error_message(), "; ", read, " alerts were buffered for it");
     }
     stop = true;
     main_sub.join();
@@ -529,9 +535,9 @@ std::string Yes(bool b) { return b ? "yes" : "**no**"; }
 void PrintLatency(const std::string& label, const Run::Result& r, double rate) {
   double p50 = Percentile(r.latencies_ms, 0.5), p99 = Percentile(r.latencies_ms, 0.99),
          p999 = Percentile(r.latencies_ms, 0.999),
-         mx = r.latencies_ms.empty() ? -1
-                                     : *std::max_element(r.latencies_ms.begin(),
-                                                         r.latencies_ms.end());
+         mx = r.latencies_ms.empty()
+                  ? -1
+                  : *std::max_element(r.latencies_ms.begin(), r.latencies_ms.end());
   std::cout << absl::StrFormat(
       "%s: rate %.0f ev/s, %d events, %d alerts measured (%.2f%% of events), p50 %.1f ms, "
       "p99 %.1f ms, p99.9 %.1f ms, max %.1f ms; produced >1 ms late: %d (max lag %.1f ms)\n",
@@ -584,7 +590,7 @@ int Latency(const Config& c) {
 }
 
 int Fanout(const Config& c) {
-  std::vector<double> base, twenty, stall;           // wall drain rate
+  std::vector<double> base, twenty, stall;              // wall drain rate
   std::vector<double> base_cpu, twenty_cpu, stall_cpu;  // processor ev/CPU-s
   std::vector<double> base_a, twenty_a, stall_a;        // alertd CPU s
   for (int64_t k = 0; k < c.repeat; ++k) {
@@ -598,17 +604,19 @@ int Fanout(const Config& c) {
         std::cerr << "e2e_bench: fanout: " << r.status() << "\n";
         return 1;
       }
-      const char* name = variant == 0 ? "1 subscriber" : variant == 1 ? "20 subscribers"
-                                                                      : "1 + 1 stalled";
+      const char* name = variant == 0   ? "1 subscriber"
+                         : variant == 1 ? "20 subscribers"
+                                        : "1 + 1 stalled";
       std::cout << absl::StrFormat(
           "fanout %-15s: drain %.0f ev/s, %.0f ev/processor-CPU-s, alertd CPU %.2f s, alerts "
           "%.2f%% of events; extra subscribers got %d..%d alerts; stalled: %s\n",
           name, r->drain_rate, r->drain_cpu_rate, r->drain_alertd_cpu,
-          100 * r->drain_alert_fraction,
-          r->extra_received_min, r->extra_received_max,
+          100 * r->drain_alert_fraction, r->extra_received_min, r->extra_received_max,
           r->stall_status.empty() ? "-" : r->stall_status);
       (variant == 0 ? base : variant == 1 ? twenty : stall).push_back(r->drain_rate);
-      (variant == 0 ? base_cpu : variant == 1 ? twenty_cpu : stall_cpu)
+      (variant == 0   ? base_cpu
+       : variant == 1 ? twenty_cpu
+                      : stall_cpu)
           .push_back(r->drain_cpu_rate);
       (variant == 0 ? base_a : variant == 1 ? twenty_a : stall_a).push_back(r->drain_alertd_cpu);
     }
@@ -720,12 +728,12 @@ int Idle(const Config& c) {
   auto cluster = MockKafkaCluster::Create(1);
   if (!cluster.ok()) return 1;
   for (const auto& [t, n] : std::vector<std::pair<std::string, int>>{{"trade-events", 4},
-                                                                    {"cloud-usage", 4},
-                                                                    {"model-transfers", 1},
-                                                                    {"alerts", 1},
-                                                                    {"dead-letters", 1},
-                                                                    {"reference-data", 1},
-                                                                    {"exportwatch-facts", 8}}) {
+                                                                     {"cloud-usage", 4},
+                                                                     {"model-transfers", 1},
+                                                                     {"alerts", 1},
+                                                                     {"dead-letters", 1},
+                                                                     {"reference-data", 1},
+                                                                     {"exportwatch-facts", 8}}) {
     if (!(*cluster)->CreateTopic(t, n, 1).ok()) return 1;
   }
   std::string brokers = (*cluster)->bootstraps();

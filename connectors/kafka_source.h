@@ -56,8 +56,8 @@ class KafkaSource {
 
   // Waits up to `timeout` for the first record, then returns it with the
   // records already received behind it, up to max_batch (possibly none): a
-  // lightly loaded stream is never held back to fill a batch. Partition EOF and transient broker errors are not
-  // errors; a fatal consumer error or a listener error is.
+  // lightly loaded stream is never held back to fill a batch. Partition EOF and transient broker
+  // errors are not errors; a fatal consumer error or a listener error is.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Record>> Poll(absl::Duration timeout) = 0;
 
   // Commits `offsets` (next offset to read) for the group, synchronously.
