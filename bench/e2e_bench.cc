@@ -45,6 +45,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -429,7 +430,8 @@ class Run {
         if (auto s = produce(next + i); !s.ok()) return s;
       }
       (void)(*sink)->Flush(absl::Seconds(30));
-      WaitQuiet(absl::Seconds(3), absl::Seconds(120));
+      // The last alerts may have arrived already: no new one needed.
+      WaitQuiet(absl::Seconds(3), absl::Seconds(120), /*need_new=*/false);
       std::lock_guard<std::mutex> l(mu_);
       for (size_t k = first_alert; k < recv_.size(); ++k) {
         auto [idx, t] = recv_[k];
@@ -490,6 +492,7 @@ class Run {
     }
     std::lock_guard<std::mutex> l(mu_);
     last_alert_ = t;
+    ++all_alerts_;
     if (idx >= 0) {
       recv_.push_back({idx, t});
       detected_.push_back(a.detected_at().seconds() * 1'000'000'000 + a.detected_at().nanos());
@@ -499,15 +502,21 @@ class Run {
     std::lock_guard<std::mutex> l(mu_);
     return recv_.size();
   }
-  // Returns once no alert has arrived for `quiet` (after at least one new
-  // one), or after `limit`.
-  void WaitQuiet(absl::Duration quiet, absl::Duration limit) {
+  // Returns once no alert has arrived for `quiet` (with `need_new`: after
+  // at least one alert arrived since the call), or after `limit`.
+  void WaitQuiet(absl::Duration quiet, absl::Duration limit, bool need_new = true) {
+    const int64_t start = NowNanos();
     absl::Time end = absl::Now() + limit;
     size_t n0 = recv_size();
     while (absl::Now() < end) {
       absl::SleepFor(absl::Milliseconds(100));
       std::lock_guard<std::mutex> l(mu_);
-      if (recv_.size() > n0 && NowNanos() - last_alert_ > absl::ToInt64Nanoseconds(quiet)) return;
+      if (std::getenv("EW_BENCH_DEBUG"))
+        std::cerr << "wait: " << recv_.size() - n0 << " new, last alert "
+                  << (NowNanos() - last_alert_) / 1000000 << " ms ago, all alerts " << all_alerts_
+                  << "\n";
+      if (need_new && recv_.size() == n0) continue;
+      if (NowNanos() - std::max(last_alert_, start) > absl::ToInt64Nanoseconds(quiet)) return;
     }
   }
 
@@ -522,6 +531,7 @@ class Run {
   std::vector<std::pair<int64_t, int64_t>> recv_;  // (event index, receipt ns)
   std::vector<int64_t> detected_;                  // detected_at ns, beside recv_
   int64_t last_alert_ = 0;
+  int64_t all_alerts_ = 0;
 };
 
 void Row(const std::string& metric, const std::string& value, const std::string& target,
