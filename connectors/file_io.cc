@@ -21,23 +21,39 @@ LineReader::~LineReader() {
   if (f_ && f_ != stdin) std::fclose(f_);
 }
 
+bool LineReader::Fill() {
+  pos_ = 0;
+  end_ = std::fread(buffer_.data(), 1, buffer_.size(), f_);
+  return end_ > 0;
+}
+
 bool LineReader::Next(std::string* line, absl::Status* line_status) {
   line->clear();
   *line_status = absl::OkStatus();
   bool too_long = false;
   size_t length = 0;
-  int c;
   bool any = false;
-  while ((c = std::fgetc(f_)) != EOF) {
+  while (pos_ < end_ || Fill()) {
     any = true;
-    if (c == '\n') break;
-    ++length;
-    if (length > max_) {
-      too_long = true;
-      line->clear();
-      continue;
+    const char* start = buffer_.data() + pos_;
+    const size_t avail = end_ - pos_;
+    const char* nl = static_cast<const char*>(std::memchr(start, '\n', avail));
+    const size_t n = nl != nullptr ? static_cast<size_t>(nl - start) : avail;
+    length += n;
+    if (!too_long) {
+      if (length > max_) {
+        // Skipped whole: nothing more of this line is buffered.
+        too_long = true;
+        line->clear();
+      } else {
+        line->append(start, n);
+      }
     }
-    line->push_back(static_cast<char>(c));
+    pos_ += n;
+    if (nl != nullptr) {
+      ++pos_;
+      break;
+    }
   }
   if (!any) return false;
   ++line_number_;

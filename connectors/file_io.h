@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -24,10 +25,17 @@ class LineReader {
   int64_t line_number() const { return line_number_; }
 
  private:
-  LineReader(std::FILE* f, size_t max) : f_(f), max_(max) {}
+  LineReader(std::FILE* f, size_t max) : f_(f), max_(max), buffer_(kBufferBytes) {}
+  // Refills buffer_ from f_; false at end of file (or on a read error).
+  bool Fill();
+  static constexpr size_t kBufferBytes = 64 << 10;
   std::FILE* f_;
   size_t max_;
   int64_t line_number_ = 0;
+  // Bytes read ahead of the caller: buffer_[pos_, end_) is unread. Lines are
+  // found with memchr over this buffer, not a locked fgetc per byte.
+  std::vector<char> buffer_;
+  size_t pos_ = 0, end_ = 0;
 };
 
 class LineWriter {

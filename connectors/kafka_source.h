@@ -54,9 +54,10 @@ class KafkaSource {
       const KafkaSourceOptions& options, RebalanceListener* listener);
   virtual ~KafkaSource() = default;
 
-  // Waits up to `timeout` for records; returns with up to max_batch of them
-  // (possibly none). Partition EOF and transient broker errors are not
-  // errors; a fatal consumer error or a listener error is.
+  // Waits up to `timeout` for the first record, then returns it with the
+  // records already received behind it, up to max_batch (possibly none): a
+  // lightly loaded stream is never held back to fill a batch. Partition EOF and transient broker
+  // errors are not errors; a fatal consumer error or a listener error is.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Record>> Poll(absl::Duration timeout) = 0;
 
   // Commits `offsets` (next offset to read) for the group, synchronously.

@@ -98,8 +98,21 @@ class RdKafkaSource final : public KafkaSource {
   absl::StatusOr<std::vector<Record>> Poll(absl::Duration timeout) override {
     ReleaseMessages();
     if (!listener_error_.ok()) return listener_error_;
-    ssize_t n = rd_kafka_consume_batch_queue(
-        queue_, static_cast<int>(absl::ToInt64Milliseconds(timeout)), msgs_.data(), msgs_.size());
+    // rd_kafka_consume_batch_queue() with a timeout waits until the batch is
+    // full or the timeout has passed, so every record of a lightly loaded
+    // stream would wait the whole timeout (100 ms per stage). Instead: wait
+    // for the first record only, then take whatever else is already queued
+    // without waiting. Under load the queue is full and batches stay large.
+    ssize_t n = 0;
+    if (rd_kafka_message_t* first =
+            rd_kafka_consume_queue(queue_, static_cast<int>(absl::ToInt64Milliseconds(timeout)))) {
+      msgs_[0] = first;
+      n = 1;
+      if (msgs_.size() > 1) {
+        ssize_t more = rd_kafka_consume_batch_queue(queue_, 0, msgs_.data() + 1, msgs_.size() - 1);
+        if (more > 0) n += more;
+      }
+    }
     if (!listener_error_.ok()) {
       held_ = n > 0 ? static_cast<size_t>(n) : 0;
       return listener_error_;

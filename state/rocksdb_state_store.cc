@@ -7,6 +7,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/compaction_filter.h"
 #include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "state/rocksdb_status.h"
@@ -97,6 +98,10 @@ absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksDbStateStore(
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.cache_index_and_filter_blocks = true;
+  // Most reads are misses (every fact's de-duplication lookup is for an event
+  // id not seen before): a Bloom filter per file (10 bits/key, ~1% false
+  // positives) answers them without reading a data block from every level.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &raw);

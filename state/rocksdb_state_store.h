@@ -13,7 +13,9 @@ namespace exportwatch {
 struct RocksDbStateStoreOptions {
   // Directory of the database; created when missing. Required.
   std::string path;
-  // Block cache size in bytes. Default 64 MiB.
+  // Block cache size in bytes; index and Bloom filter blocks (10 bits per
+  // key) are kept in it too, so with the memtables below it bounds RocksDB's
+  // memory (128 MiB by default). Default 64 MiB.
   uint64_t block_cache_bytes = 64ull << 20;
   // Memtable size in bytes (two of them at most). Default 32 MiB.
   uint64_t write_buffer_bytes = 32ull << 20;
