@@ -281,13 +281,17 @@ class Run {
     auto cluster = MockKafkaCluster::Create(1);
     if (!cluster.ok()) return cluster.status();
     int p = static_cast<int>(c_.partitions);
-    for (const auto& [t, n] : std::vector<std::pair<std::string, int>>{{"trade-events", p},
-                                                                       {"cloud-usage", p},
-                                                                       {"model-transfers", 2},
-                                                                       {"alerts", 1},
-                                                                       {"dead-letters", 1},
-                                                                       {"reference-data", 1},
-                                                                       {"exportwatch-facts", p}}) {
+    for (const auto& [t, n] :
+         std::vector<std::pair<std::string, int>>{{"trade-events", p},
+                                                  {"cloud-usage", p},
+                                                  {"model-transfers", 2},
+                                                  {"alerts", 1},
+                                                  {"dead-letters", 1},
+                                                  {"reference-data", 1},
+                                                  {"exportwatch-facts", p},
+                                                  {"exportwatch-state-changelog", p},
+                                                  {"exportwatch-quota-usage", 1},
+                                                  {"alert-triage", 1}}) {
       if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return s;
     }
     brokers_ = (*cluster)->bootstraps();
@@ -737,13 +741,17 @@ int State(const Config& c) {
 int Idle(const Config& c) {
   auto cluster = MockKafkaCluster::Create(1);
   if (!cluster.ok()) return 1;
-  for (const auto& [t, n] : std::vector<std::pair<std::string, int>>{{"trade-events", 4},
-                                                                     {"cloud-usage", 4},
-                                                                     {"model-transfers", 1},
-                                                                     {"alerts", 1},
-                                                                     {"dead-letters", 1},
-                                                                     {"reference-data", 1},
-                                                                     {"exportwatch-facts", 8}}) {
+  for (const auto& [t, n] :
+       std::vector<std::pair<std::string, int>>{{"trade-events", 4},
+                                                {"cloud-usage", 4},
+                                                {"model-transfers", 1},
+                                                {"alerts", 1},
+                                                {"dead-letters", 1},
+                                                {"reference-data", 1},
+                                                {"exportwatch-facts", 8},
+                                                {"exportwatch-state-changelog", 8},
+                                                {"exportwatch-quota-usage", 1},
+                                                {"alert-triage", 1}}) {
     if (!(*cluster)->CreateTopic(t, n, 1).ok()) return 1;
   }
   std::string brokers = (*cluster)->bootstraps();

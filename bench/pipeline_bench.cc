@@ -107,7 +107,7 @@ struct Row {
 };
 
 absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partitions,
-                           const std::string& profile) {
+                           const std::string& profile, const std::string& watchlist) {
   Row row;
   row.format = format;
   auto cluster = MockKafkaCluster::Create(1);
@@ -118,7 +118,9 @@ absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partit
                                                 {"model-transfers", 2},
                                                 {"alerts", 1},
                                                 {"dead-letters", 1},
-                                                {"exportwatch-facts", partitions}}) {
+                                                {"exportwatch-facts", partitions},
+                                                {"exportwatch-state-changelog", partitions},
+                                                {"exportwatch-quota-usage", 1}}) {
     if (auto s = (*cluster)->CreateTopic(t, n, 1); !s.ok()) return s;
   }
   std::string brokers = (*cluster)->bootstraps();
@@ -161,9 +163,22 @@ absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partit
   }
   row.avg_bytes = static_cast<double>(raw_bytes) / static_cast<double>(raw_got);
   testing::TempDir dir;
-  row.proc =
-      RunChild({EW_BINARY, "processor", "--brokers", brokers, "--state-dir", dir.File("state"),
-                "--profile", profile, "--no-create-topics", "--exit-when-idle", "1"});
+  std::vector<std::string> args = {EW_BINARY,
+                                   "processor",
+                                   "--brokers",
+                                   brokers,
+                                   "--state-dir",
+                                   dir.File("state"),
+                                   "--profile",
+                                   profile,
+                                   "--no-create-topics",
+                                   "--exit-when-idle",
+                                   "1"};
+  if (!watchlist.empty()) {
+    args.push_back("--watchlist");
+    args.push_back(watchlist);
+  }
+  row.proc = RunChild(args);
   row.proc_records = MetricFrom(row.proc.stdout_text, "records_in");
   row.facts = MetricFrom(row.proc.stdout_text, "facts_applied");
   row.alerts = MetricFrom(row.proc.stdout_text, "alerts_out");
@@ -186,11 +201,16 @@ int main(int argc, char** argv) {
   }
   int64_t events = 60000, partitions = 16;
   std::string format = "both", profile = "aidr-2025";
+  // SCREENING_MATCH is only on with a list: by default the CSL excerpt the
+  // generator's front-company scenario names.
+  std::string watchlist = EW_SHARED_DIR "/data/moov-io-watchman/csl.csv";
   cli::FlagSet flags("pipeline_bench", "Processor throughput next to a raw consumer, same run.");
   flags.Int("events", &events, "events per format");
   flags.Int("partitions", &partitions, "partitions of the input and facts topics");
   flags.String("format", &format, "protobuf | json | both");
   flags.String("profile", &profile, "policy profile (every rule it enables is on)");
+  flags.String("watchlist", &watchlist,
+               "screening list for SCREENING_MATCH (empty: none, the rule raises nothing)");
   if (int rc = cli::HandleParse(flags, argc, argv, 1); rc >= 0) return rc;
   std::vector<std::string> formats;
   if (format == "both") {
@@ -202,7 +222,7 @@ int main(int argc, char** argv) {
                                "events", "bytes", "raw cpu s", "raw ev/cpu-s", "proc cpu s",
                                "proc ev/cpu-s", "facts", "alerts", "ratio");
   for (const auto& f : formats) {
-    auto row = RunOne(f, events, static_cast<int>(partitions), profile);
+    auto row = RunOne(f, events, static_cast<int>(partitions), profile, watchlist);
     if (!row.ok()) {
       std::cerr << "pipeline_bench: " << f << ": " << row.status() << "\n";
       return 1;
