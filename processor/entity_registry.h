@@ -5,11 +5,11 @@
 //
 // Each ingest stage keeps one, in memory, bounded: the `capacity` parties
 // seen most recently (by arrival), each with a slim copy of the first event
-// that named it since it entered the registry (SlimForScreening). After a restart it refills from traffic;
-// a party not seen since then is screened again with its next event. Every
-// instance re-screens the parties of its own input partitions, and the
-// alerts' ids depend only on (party, list version), so instances that both
-// knew a party raise one alert between them (alertd keeps the first).
+// that named it since it entered the registry (SlimForScreening). After a restart it refills from
+// traffic; a party not seen since then is screened again with its next event. Every instance
+// re-screens the parties of its own input partitions, and the alerts' ids depend only on (party,
+// list version), so instances that both knew a party raise one alert between them (alertd keeps the
+// first).
 //
 // Not thread-safe: owned by one stage thread.
 #pragma once

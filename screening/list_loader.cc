@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <utility>
 
@@ -533,6 +534,54 @@ absl::StatusOr<LoadedList> LoadCslJson(const std::string& path, const LoadOption
   return ParseCslJson(data, BaseName(path), options);
 }
 
+namespace {
+
+// The rows of alt.csv or add.csv: each names an SDN entry by ent_num. Rows
+// that are malformed, have the wrong field count or name an unknown entry
+// are counted in the file's report; `use` gets the entry of every other.
+absl::Status ForEachOfacDetailRow(
+    const std::string& path, const std::vector<std::string>& columns, const LoadOptions& options,
+    const absl::flat_hash_map<int64_t, size_t>& by_ent, LoadedList* out,
+    const std::function<void(WatchlistEntry&, const std::vector<std::string>&, Reporter&, size_t)>&
+        use) {
+  ASSIGN_OR_RETURN(std::string data, ReadOfac(path, options));
+  CsvReader::Limits limits;
+  limits.max_field_bytes = options.max_field_bytes;
+  Reporter rep(BaseName(path), options);
+  CsvReader reader(data, ',', limits);
+  std::vector<std::string> fields;
+  std::string error;
+  CsvReader::Result r;
+  while ((r = reader.Next(&fields, &error)) != CsvReader::Result::kEnd) {
+    RETURN_IF_ERROR(rep.Row());
+    if (r == CsvReader::Result::kMalformed) {
+      rep.Malformed(reader.line(), FieldName(reader.error_field(), columns), error);
+      continue;
+    }
+    if (fields.size() != columns.size()) {
+      rep.Malformed(reader.line(), "",
+                    absl::StrCat("expected ", columns.size(), " fields, found ", fields.size()));
+      continue;
+    }
+    int64_t ent = 0;
+    if (!ParseEntNum(fields[0], &ent)) {
+      rep.Malformed(reader.line(), "ent_num",
+                    absl::StrCat("not a positive integer: '", fields[0].substr(0, 40), "'"));
+      continue;
+    }
+    auto it = by_ent.find(ent);
+    if (it == by_ent.end()) {
+      rep.Malformed(reader.line(), "ent_num", absl::StrCat(ent, " is not in the SDN file"));
+      continue;
+    }
+    use(out->entries[it->second], fields, rep, reader.line());
+  }
+  out->reports.push_back(rep.Take());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<LoadedList> LoadOfacSdn(const OfacFiles& files, const LoadOptions& options) {
   CsvReader::Limits limits;
   limits.max_field_bytes = options.max_field_bytes;
@@ -590,77 +639,31 @@ absl::StatusOr<LoadedList> LoadOfacSdn(const OfacFiles& files, const LoadOptions
   }
 
   if (!files.alt.empty()) {
-    ASSIGN_OR_RETURN(std::string data, ReadOfac(files.alt, options));
-    Reporter rep(BaseName(files.alt), options);
-    CsvReader reader(data, ',', limits);
-    while ((r = reader.Next(&fields, &error)) != CsvReader::Result::kEnd) {
-      RETURN_IF_ERROR(rep.Row());
-      if (r == CsvReader::Result::kMalformed) {
-        rep.Malformed(reader.line(), FieldName(reader.error_field(), AltColumns()), error);
-        continue;
-      }
-      if (fields.size() != 5) {
-        rep.Malformed(reader.line(), "", absl::StrCat("expected 5 fields, found ", fields.size()));
-        continue;
-      }
-      int64_t ent = 0;
-      if (!ParseEntNum(fields[0], &ent)) {
-        rep.Malformed(reader.line(), "ent_num",
-                      absl::StrCat("not a positive integer: '", fields[0].substr(0, 40), "'"));
-        continue;
-      }
-      auto it = by_ent.find(ent);
-      if (it == by_ent.end()) {
-        rep.Malformed(reader.line(), "ent_num", absl::StrCat(ent, " is not in the SDN file"));
-        continue;
-      }
-      std::string alias = OfacField(fields[3]);
-      if (alias.empty()) {
-        rep.Malformed(reader.line(), "alt_name", "empty");
-        continue;
-      }
-      AddUnique(&out.entries[it->second].alt_names, std::move(alias));
-      rep.Loaded();
-    }
-    out.reports.push_back(rep.Take());
+    RETURN_IF_ERROR(ForEachOfacDetailRow(
+        files.alt, AltColumns(), options, by_ent, &out,
+        [&](WatchlistEntry& e, const std::vector<std::string>& f, Reporter& rep, size_t line) {
+          std::string alias = OfacField(f[3]);
+          if (alias.empty()) {
+            rep.Malformed(line, "alt_name", "empty");
+            return;
+          }
+          AddUnique(&e.alt_names, std::move(alias));
+          rep.Loaded();
+        }));
   }
-
   if (!files.add.empty()) {
-    ASSIGN_OR_RETURN(std::string data, ReadOfac(files.add, options));
-    Reporter rep(BaseName(files.add), options);
-    CsvReader reader(data, ',', limits);
-    while ((r = reader.Next(&fields, &error)) != CsvReader::Result::kEnd) {
-      RETURN_IF_ERROR(rep.Row());
-      if (r == CsvReader::Result::kMalformed) {
-        rep.Malformed(reader.line(), FieldName(reader.error_field(), AddColumns()), error);
-        continue;
-      }
-      if (fields.size() != 6) {
-        rep.Malformed(reader.line(), "", absl::StrCat("expected 6 fields, found ", fields.size()));
-        continue;
-      }
-      int64_t ent = 0;
-      if (!ParseEntNum(fields[0], &ent)) {
-        rep.Malformed(reader.line(), "ent_num",
-                      absl::StrCat("not a positive integer: '", fields[0].substr(0, 40), "'"));
-        continue;
-      }
-      auto it = by_ent.find(ent);
-      if (it == by_ent.end()) {
-        rep.Malformed(reader.line(), "ent_num", absl::StrCat(ent, " is not in the SDN file"));
-        continue;
-      }
-      WatchlistEntry& e = out.entries[it->second];
-      std::vector<std::string> parts;
-      for (size_t k = 2; k <= 4; ++k) {
-        std::string p = OfacField(fields[k]);
-        if (!p.empty()) parts.push_back(std::move(p));
-      }
-      AddUnique(&e.addresses, absl::StrJoin(parts, ", "));
-      AddUnique(&e.countries, OfacField(fields[4]));
-      rep.Loaded();
-    }
-    out.reports.push_back(rep.Take());
+    RETURN_IF_ERROR(ForEachOfacDetailRow(
+        files.add, AddColumns(), options, by_ent, &out,
+        [&](WatchlistEntry& e, const std::vector<std::string>& f, Reporter& rep, size_t) {
+          std::vector<std::string> parts;
+          for (size_t k = 2; k <= 4; ++k) {
+            std::string p = OfacField(f[k]);
+            if (!p.empty()) parts.push_back(std::move(p));
+          }
+          AddUnique(&e.addresses, absl::StrJoin(parts, ", "));
+          AddUnique(&e.countries, OfacField(f[4]));
+          rep.Loaded();
+        }));
   }
   return out;
 }
