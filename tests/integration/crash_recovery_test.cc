@@ -6,10 +6,9 @@
 #include <thread>
 
 #include "exportwatch/v1/internal.pb.h"
-#include "processor/gen/generator.h"
 #include "state/rocksdb_state_store.h"
-#include "tests/common/contract_events.h"
 #include "tests/integration/cluster.h"
+#include "tests/integration/verifier.h"
 
 namespace exportwatch::testing {
 namespace {
@@ -33,30 +32,9 @@ std::map<std::string, double> QuotaUsage(StateStore* store) {
 TEST(CrashRecoveryTest, KillNineMidStreamChangesNothing) {
   Cluster cluster("aidr-2025");
   Expected expected("aidr-2025");
-  v1::Event trade = ContractEvent(Stream::kTrade);
-  std::vector<v1::Event> events;
-  EventGenerator::Options go;
-  go.seed = 11;
-  go.violation_rate = 0.03;
-  go.data_dir = EW_SHARED_DIR "/data";
-  auto gen = EventGenerator::Create(go);
-  ASSERT_TRUE(gen.ok());
-  GeneratedEvent ge;
-  int lpp = 0;
-  for (int i = 0; i < 6000; ++i) {
-    if (i % 10 == 0) {
-      // LPP shipments to 12 consignees: each crosses 80% and 100% in the run.
-      v1::Event e = trade;
-      e.mutable_trade()->set_event_id("lpp-" + std::to_string(lpp));
-      e.mutable_trade()->mutable_ultimate_consignee()->set_entity_id("C-" +
-                                                                     std::to_string(lpp % 12));
-      ++lpp;
-      events.push_back(e);
-    } else {
-      (*gen)->Next(&ge);
-      events.push_back(ge.event);
-    }
-  }
+  // LPP shipments to 12 consignees among generated traffic: each crosses
+  // 80% and 100% in the run.
+  const std::vector<v1::Event> events = Workload(6000, 11);
   for (const auto& e : events) expected.Add(e);
 
   auto processor = cluster.StartProcessor("p");
