@@ -1,7 +1,10 @@
 #include "connectors/event_codec.h"
 
+#include <algorithm>
 #include <bitset>
 #include <cmath>
+#include <unordered_map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -133,6 +136,89 @@ absl::Status CheckShape(const google::protobuf::Message& msg, const DecodeLimits
     }
   }
   return absl::OkStatus();
+}
+
+// Where the doubles of a message type are: its double fields, and its
+// message fields whose type holds doubles (transitively). Built once per
+// type; the event schema has no recursive messages.
+struct DoublePlan {
+  std::vector<const google::protobuf::FieldDescriptor*> doubles;
+  std::vector<const google::protobuf::FieldDescriptor*> messages;
+};
+
+const DoublePlan& PlanOf(const google::protobuf::Descriptor* d);
+
+bool HoldsDoubles(const google::protobuf::Descriptor* d) {
+  const DoublePlan& p = PlanOf(d);
+  return !p.doubles.empty() || !p.messages.empty();
+}
+
+DoublePlan BuildPlan(const google::protobuf::Descriptor* d) {
+  using FD = google::protobuf::FieldDescriptor;
+  DoublePlan plan;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FD* f = d->field(i);
+    if (f->cpp_type() == FD::CPPTYPE_DOUBLE) plan.doubles.push_back(f);
+    if (f->cpp_type() == FD::CPPTYPE_MESSAGE && HoldsDoubles(f->message_type())) {
+      plan.messages.push_back(f);
+    }
+  }
+  return plan;
+}
+
+const DoublePlan& PlanOf(const google::protobuf::Descriptor* d) {
+  // Filled for the whole event schema on first use (CheckShapeOfWire), so
+  // later calls only read it and need no lock. Node-based: references stay
+  // valid while BuildPlan inserts the types below.
+  static auto* plans = new std::unordered_map<const google::protobuf::Descriptor*, DoublePlan>();
+  auto it = plans->find(d);
+  if (it != plans->end()) return it->second;
+  DoublePlan plan = BuildPlan(d);
+  return (*plans)[d] = std::move(plan);
+}
+
+// True when every double in `msg` is finite (non-finite ones go to the full
+// walk for their message and path).
+bool DoublesFinite(const google::protobuf::Message& msg) {
+  const auto* refl = msg.GetReflection();
+  const DoublePlan& plan = PlanOf(msg.GetDescriptor());
+  for (const auto* f : plan.doubles) {
+    if (f->is_repeated()) {
+      for (int i = 0, n = refl->FieldSize(msg, f); i < n; ++i) {
+        if (!std::isfinite(refl->GetRepeatedDouble(msg, f, i))) return false;
+      }
+    } else if (!std::isfinite(refl->GetDouble(msg, f))) {
+      return false;
+    }
+  }
+  for (const auto* f : plan.messages) {
+    if (f->is_repeated()) {
+      for (int i = 0, n = refl->FieldSize(msg, f); i < n; ++i) {
+        if (!DoublesFinite(refl->GetRepeatedMessage(msg, f, i))) return false;
+      }
+    } else if (refl->HasField(msg, f) && !DoublesFinite(refl->GetMessage(msg, f))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// CheckShape for an event parsed from `wire_bytes` of binary protobuf. A
+// string or a repeated field's elements take at least one wire byte each,
+// so a payload no longer than both limits cannot break them: only the
+// doubles are left to check, by the plan above instead of a walk of every
+// field. Otherwise (and to name a bad field) the full walk.
+absl::Status CheckShapeOfWire(const Event& event, size_t wire_bytes, const DecodeLimits& limits) {
+  static const bool kPlanned = [] {
+    PlanOf(Event::descriptor());  // fills the plans before any concurrent use
+    return true;
+  }();
+  (void)kPlanned;
+  if (wire_bytes <= limits.max_string_bytes &&
+      wire_bytes <= static_cast<size_t>(std::max(limits.max_repeated, 0)) && DoublesFinite(event)) {
+    return absl::OkStatus();
+  }
+  return CheckShape(event, limits, "");
 }
 
 absl::Status CheckCountry(absl::string_view field, const std::string& code, bool required = false) {
@@ -452,7 +538,8 @@ absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payl
   if (info && !msg->GetReflection()->GetUnknownFields(*msg).empty()) {
     info->had_unknown_fields = true;
   }
-  return ValidateEvent(*out, limits);
+  RETURN_IF_ERROR(CheckShapeOfWire(*out, payload.size(), limits));
+  return ValidateContents(*out);
 }
 
 absl::Status DecodeEventProtobufJson(Stream stream, absl::string_view payload,

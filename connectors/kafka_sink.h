@@ -35,6 +35,11 @@ struct TopicSpec {
   KafkaConfig config = {};
 };
 
+// The partition Produce(..., partition = -1) sends `key` to among
+// `partitions` (murmur2, as the Java client). For callers that group records
+// by partition themselves (the processor's fact batches).
+int32_t PartitionOfKey(absl::string_view key, int32_t partitions);
+
 class KafkaSink {
  public:
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(

@@ -196,6 +196,13 @@ class RdKafkaSink final : public KafkaSink {
 
 }  // namespace
 
+int32_t PartitionOfKey(absl::string_view key, int32_t partitions) {
+  // librdkafka's own murmur2 partitioner (it does not read the topic
+  // handle), so this can never drift from what the producer does.
+  return rd_kafka_msg_partitioner_murmur2(nullptr, key.data(), key.size(), partitions, nullptr,
+                                          nullptr);
+}
+
 absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaSinkOptions& options) {
   if (options.brokers.empty()) return absl::InvalidArgumentError("no brokers given");
   auto sink = std::make_unique<RdKafkaSink>();

@@ -1,5 +1,7 @@
 #include "processor/pipeline.h"
 
+#include <pthread.h>
+
 #include <iostream>
 #include <map>
 #include <thread>
@@ -15,6 +17,7 @@
 #include "processor/changelog.h"
 #include "processor/detection_engine.h"
 #include "processor/entity_registry.h"
+#include "processor/fact_batch.h"
 #include "processor/json.h"
 #include "processor/policy_updates.h"
 #include "state/rocksdb_state_store.h"
@@ -57,8 +60,8 @@ namespace {
 class IngestStage {
  public:
   IngestStage(const ProcessorOptions& o, KafkaSink* sink, const EngineHolder* engines,
-              ProcessorMetrics* m)
-      : o_(o), sink_(sink), engines_(engines), m_(*m) {
+              int32_t facts_partitions, ProcessorMetrics* m)
+      : o_(o), sink_(sink), engines_(engines), m_(*m), facts_(facts_partitions) {
     stream_of_[o.topics.trade] = Stream::kTrade;
     stream_of_[o.topics.cloud_usage] = Stream::kCloudUsage;
     stream_of_[o.topics.model_transfers] = Stream::kModelTransfer;
@@ -122,6 +125,7 @@ class IngestStage {
   struct Output {
     std::string topic, key, value;
     std::vector<Header> headers;
+    int32_t partition = -1;  // -1: by key
   };
 
   absl::Status HandleBatch(const std::vector<Record>& records, const std::atomic<bool>& stop) {
@@ -164,8 +168,8 @@ class IngestStage {
         continue;
       }
       alerts_.clear();
-      facts_.clear();
-      engine->Inspect(event_, now, &alerts_, &facts_);
+      event_facts_.clear();
+      engine->Inspect(event_, now, &alerts_, &event_facts_);
       if (auto too_big = OversizedOutput(); !too_big.empty()) {
         // Kafka would refuse it and the stage would retry forever: the event
         // is dead-lettered instead (no valid event comes near the limit).
@@ -180,18 +184,32 @@ class IngestStage {
             {o_.topics.alerts, a.alert_id(), ToJson(a), {{"content-type", "application/json"}}});
       }
       n_alerts += alerts_.size();
-      n_facts += facts_.size();
-      for (auto& f : facts_) {
-        v1::Fact fact = MakeFact(f, event_);
-        fact.set_source_topic(std::string(r.topic));
-        fact.set_source_partition(r.partition);
-        fact.set_source_offset(r.offset);
-        outputs_.push_back({o_.topics.facts, f.key, fact.SerializeAsString(), {}});
+      n_facts += event_facts_.size();
+      if (!event_facts_.empty()) {
+        event_bytes_.clear();
+        event_.AppendToString(&event_bytes_);
       }
+      for (auto& f : event_facts_) {
+        fact_.Clear();
+        fact_.set_rule_id(f.rule_id);
+        fact_.set_key(f.key);
+        if (!f.source_rule_id.empty()) fact_.set_source_rule_id(f.source_rule_id);
+        fact_.set_source_topic(r.topic.data(), r.topic.size());
+        fact_.set_source_partition(r.partition);
+        fact_.set_source_offset(r.offset);
+        if (f.payload.has_value()) {
+          facts_.Add(fact_, f.payload->SerializeAsString());
+        } else {
+          facts_.Add(fact_, event_bytes_);
+        }
+      }
+    }
+    for (auto& batch : facts_.Take()) {
+      outputs_.push_back({o_.topics.facts, "", std::move(batch.value), {}, batch.partition});
     }
     RETURN_IF_ERROR(ProduceDurably(*sink_, stop, m_, "ingest", [&]() -> absl::Status {
       for (const auto& out : outputs_) {
-        RETURN_IF_ERROR(sink_->Produce(out.topic, out.key, out.value, out.headers));
+        RETURN_IF_ERROR(sink_->Produce(out.topic, out.key, out.value, out.headers, out.partition));
       }
       return absl::OkStatus();
     }));
@@ -222,7 +240,7 @@ class IngestStage {
   // Empty, or why this event's alerts or facts would be too large to produce.
   std::string OversizedOutput() const {
     size_t fact_bytes = event_.ByteSizeLong() + 512;
-    if (!facts_.empty() && fact_bytes > kMaxOutputBytes) {
+    if (!event_facts_.empty() && fact_bytes > kMaxOutputBytes) {
       return absl::StrCat("event re-encoded as a fact is ", fact_bytes, " bytes (limit ",
                           kMaxOutputBytes, ")");
     }
@@ -249,20 +267,27 @@ class IngestStage {
   std::vector<Output> outputs_;
   v1::Event event_;
   std::vector<v1::Alert> alerts_;
-  std::vector<FactOut> facts_;
+  std::vector<FactOut> event_facts_;
+  // A fact without its event, and the event serialized once for its facts.
+  v1::Fact fact_;
+  std::string event_bytes_;
+  // This batch's facts, a record per facts partition.
+  FactBatcher facts_;
 };
 
 class StatefulStage final : public RebalanceListener {
  public:
   StatefulStage(const ProcessorOptions& o, KafkaSink* sink, const EngineHolder* engines,
-                StateStore* store, Changelog* changelog, ProcessorMetrics* m)
+                StateStore* store, Changelog* changelog, int32_t facts_partitions,
+                ProcessorMetrics* m)
       : o_(o),
         sink_(sink),
         engines_(engines),
         store_(store),
         changelog_(changelog),
         state_(store, o.policy->proto().dedup_retention_seconds()),
-        m_(*m) {}
+        m_(*m),
+        derived_records_(facts_partitions) {}
 
   absl::StatusOr<std::vector<PartitionOffset>> OnAssigned(
       const std::vector<TopicPartition>& parts) override {
@@ -339,34 +364,40 @@ class StatefulStage final : public RebalanceListener {
     const std::shared_ptr<const DetectionEngine> engine = engines_->Current();
     alerts_.clear();
     derived_.clear();
-    derived_records_.clear();
     reports_.clear();
     absl::Time now = absl::Now();
+    uint64_t n_derived = 0;
     for (const Record& r : records) {
       state_.SetOffset(r.partition, r.topic, r.offset + 1);
-      v1::Fact fact;
-      if (!fact.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
+      // Clear keeps the facts' memory for the next parse.
+      batch_.Clear();
+      if (!batch_.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
         // Only this process writes the facts topic; count and move on.
-        LogError("stateful", absl::DataLossError(absl::StrCat("unreadable fact at ", r.topic, "/",
-                                                              r.partition, "@", r.offset)));
+        LogError("stateful", absl::DataLossError(absl::StrCat("unreadable fact batch at ", r.topic,
+                                                              "/", r.partition, "@", r.offset)));
         continue;
       }
-      const size_t first_derived = derived_.size();
-      ASSIGN_OR_RETURN(bool applied, engine->Apply(r.partition, fact, now, state_, &alerts_,
-                                                   &derived_, report_usage ? &reports_ : nullptr));
-      for (size_t i = first_derived; i < derived_.size(); ++i) {
-        v1::Fact out = MakeFact(derived_[i], fact.event());
-        out.set_source_topic(fact.source_topic());
-        out.set_source_partition(fact.source_partition());
-        out.set_source_offset(fact.source_offset());
-        derived_records_.push_back({derived_[i].key, out.SerializeAsString()});
-      }
-      if (applied) {
-        ++m_.facts_applied;
-      } else {
-        ++m_.facts_duplicate;
+      for (const v1::Fact& fact : batch_.facts()) {
+        const size_t first_derived = derived_.size();
+        ASSIGN_OR_RETURN(bool applied,
+                         engine->Apply(r.partition, fact, now, state_, &alerts_, &derived_,
+                                       report_usage ? &reports_ : nullptr));
+        for (size_t i = first_derived; i < derived_.size(); ++i) {
+          v1::Fact out = MakeFact(derived_[i], fact.event());
+          out.set_source_topic(fact.source_topic());
+          out.set_source_partition(fact.source_partition());
+          out.set_source_offset(fact.source_offset());
+          derived_records_.Add(out);
+          ++n_derived;
+        }
+        if (applied) {
+          ++m_.facts_applied;
+        } else {
+          ++m_.facts_duplicate;
+        }
       }
     }
+    const std::vector<FactBatcher::Record> derived_records = derived_records_.Take();
     // Alerts and derived facts are durable before the state that made them
     // commits: a crash in between re-applies the batch, which re-produces the
     // same alert ids and facts (dropped downstream as duplicates). Quota
@@ -374,14 +405,14 @@ class StatefulStage final : public RebalanceListener {
     // keeps the newest per key, so a repeat is harmless).
     absl::flat_hash_map<std::string, size_t> newest_usage;
     for (size_t i = 0; i < reports_.size(); ++i) newest_usage[QuotaUsageKey(reports_[i])] = i;
-    if (!alerts_.empty() || !derived_records_.empty() || !newest_usage.empty()) {
+    if (!alerts_.empty() || !derived_records.empty() || !newest_usage.empty()) {
       RETURN_IF_ERROR(ProduceDurably(*sink_, stop, m_, "stateful", [&]() -> absl::Status {
         for (const auto& a : alerts_) {
           RETURN_IF_ERROR(sink_->Produce(o_.topics.alerts, a.alert_id(), ToJson(a),
                                          {{"content-type", "application/json"}}));
         }
-        for (const auto& [key, value] : derived_records_) {
-          RETURN_IF_ERROR(sink_->Produce(o_.topics.facts, key, value, {}));
+        for (const auto& [partition, value] : derived_records) {
+          RETURN_IF_ERROR(sink_->Produce(o_.topics.facts, "", value, {}, partition));
         }
         for (const auto& [key, i] : newest_usage) {
           RETURN_IF_ERROR(sink_->Produce(o_.topics.quota_usage, key,
@@ -391,7 +422,7 @@ class StatefulStage final : public RebalanceListener {
         return absl::OkStatus();
       }));
       m_.alerts_out += alerts_.size();
-      m_.facts_out += derived_records_.size();
+      m_.facts_out += n_derived;
     }
     if (changelog_ != nullptr) {
       // The batch's state changes, dedup marks and input offsets go to the
@@ -422,8 +453,9 @@ class StatefulStage final : public RebalanceListener {
   TaskState state_;
   ProcessorMetrics& m_;
   std::vector<v1::Alert> alerts_;
+  v1::FactBatch batch_;
   std::vector<FactOut> derived_;
-  std::vector<std::pair<std::string, std::string>> derived_records_;
+  FactBatcher derived_records_;
   std::vector<v1::QuotaUsage> reports_;
   const bool report_usage = !o_.topics.quota_usage.empty();
 };
@@ -485,15 +517,16 @@ class KafkaProcessor final : public Processor {
                 << " is missing: quota usages for QueryService are not written" << std::endl;
       o_.topics.quota_usage.clear();
     }
+    // Facts are batched by partition (fact_batch.h) over the count at start.
+    ASSIGN_OR_RETURN(facts_partitions_, sink_->PartitionCount(o_.topics.facts, absl::Seconds(10)));
     if (!o_.topics.state_changelog.empty()) {
       // One changelog partition per shard.
-      ASSIGN_OR_RETURN(int facts, sink_->PartitionCount(o_.topics.facts, absl::Seconds(10)));
       ASSIGN_OR_RETURN(int log,
                        sink_->PartitionCount(o_.topics.state_changelog, absl::Seconds(10)));
-      if (facts != log) {
-        return absl::FailedPreconditionError(absl::StrCat(o_.topics.state_changelog, " has ", log,
-                                                          " partitions, ", o_.topics.facts, " has ",
-                                                          facts, ": they must be equal"));
+      if (facts_partitions_ != log) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(o_.topics.state_changelog, " has ", log, " partitions, ", o_.topics.facts,
+                         " has ", facts_partitions_, ": they must be equal"));
       }
       ChangelogOptions co;
       co.brokers = o_.brokers;
@@ -518,14 +551,17 @@ class KafkaProcessor final : public Processor {
     auto watch = [&] { return stop.load() || local_stop.load() || idle(); };
     std::atomic<bool> combined{false};
     absl::Status ingest_status, stateful_status;
-    IngestStage ingest(o_, sink_.get(), &engines_, &metrics_);
+    IngestStage ingest(o_, sink_.get(), &engines_, facts_partitions_, &metrics_);
     StatefulStage stateful(o_, stateful_sink_.get(), &engines_, store_.get(), changelog_.get(),
-                           &metrics_);
+                           facts_partitions_, &metrics_);
+    // Named for profilers and top -H (at most 15 characters).
     std::thread t1([&] {
+      pthread_setname_np(pthread_self(), "ew-ingest");
       ingest_status = ingest.Run(combined);
       local_stop = true;
     });
     std::thread t2([&] {
+      pthread_setname_np(pthread_self(), "ew-stateful");
       stateful_status = stateful.Run(combined);
       local_stop = true;
     });
@@ -547,6 +583,7 @@ class KafkaProcessor final : public Processor {
   std::unique_ptr<KafkaSink> stateful_sink_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Changelog> changelog_;
+  int32_t facts_partitions_ = 0;
   ProcessorMetrics metrics_;
 };
 

@@ -1,5 +1,6 @@
 #include "connectors/event_codec.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,46 @@ TEST(EventCodecTest, ProtobufBinaryRoundTrips) {
   ASSERT_TRUE(
       DecodeEvent(Stream::kTrade, ContentType::kProtobuf, bytes, DecodeLimits(), &e, nullptr).ok());
   EXPECT_EQ(e.trade().SerializeAsString(), bytes);
+}
+
+// Binary records small enough that only their doubles need checking take a
+// shorter path (event_codec.cc CheckShapeOfWire): it must reject exactly
+// what the full walk rejects, with the same field path.
+TEST(EventCodecTest, ProtobufShapeChecksSmallAndLargeRecords) {
+  const v1::Event original = MustDecode(Stream::kTrade, Fixture("contract_trade.json"));
+  auto decode = [](const v1::TradeEvent& t) {
+    v1::Event e;
+    return DecodeEvent(Stream::kTrade, ContentType::kProtobuf, t.SerializeAsString(),
+                       DecodeLimits(), &e, nullptr);
+  };
+  const double kBad[] = {std::nan(""), HUGE_VAL, -HUGE_VAL};
+  for (double bad : kBad) {
+    for (const bool large : {false, true}) {
+      SCOPED_TRACE(absl::StrFormat("value %g, large record %d", bad, large));
+      v1::TradeEvent t = original.trade();
+      // Over 4 KiB but within every limit: the full walk.
+      if (large) t.set_source(std::string(3000, 's'));
+      if (large) t.mutable_purchaser()->set_name(std::string(3000, 'p'));
+      ASSERT_TRUE(decode(t).ok()) << decode(t);
+      v1::TradeEvent top = t;
+      top.set_value_usd(bad);
+      EXPECT_NE(decode(top).message().find("value_usd: not a finite number"), std::string::npos)
+          << decode(top);
+      v1::TradeEvent item = t;  // a double in a repeated message
+      item.mutable_items(0)->set_tpp_per_unit(bad);
+      EXPECT_NE(decode(item).message().find("items[0].tpp_per_unit: not a finite number"),
+                std::string::npos)
+          << decode(item);
+      v1::TradeEvent site = t;  // in a singular message
+      site.mutable_site()->set_declared_power_mw(bad);
+      EXPECT_NE(decode(site).message().find("site.declared_power_mw: not a finite number"),
+                std::string::npos)
+          << decode(site);
+    }
+  }
+  v1::TradeEvent too_long = original.trade();
+  too_long.set_source(std::string(4097, 's'));
+  EXPECT_NE(decode(too_long).message().find("longer than 4096"), std::string::npos);
 }
 
 TEST(EventCodecTest, UnknownFieldsAreIgnoredAndReported) {

@@ -83,9 +83,9 @@ inline void PushFactsOutOfTheLog(Cluster& cluster, size_t bytes = 6 << 20) {
     if (!settled) std::this_thread::sleep_for(500ms);
   }
   ASSERT_TRUE(settled) << "facts still being written or processed before the push";
-  v1::Fact filler;
-  filler.set_rule_id("NO_SUCH_RULE_FILLER");
-  filler.set_key(std::string(100 << 10, 'x'));
+  v1::FactBatch filler;
+  filler.add_facts()->set_rule_id("NO_SUCH_RULE_FILLER");
+  filler.mutable_facts(0)->set_key(std::string(100 << 10, 'x'));
   const std::string value = filler.SerializeAsString();
   for (int p = 0; p < cluster.options().facts_partitions; ++p) {
     for (size_t sent = 0; sent < bytes; sent += value.size()) {
