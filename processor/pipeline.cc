@@ -1,6 +1,7 @@
 #include "processor/pipeline.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <iostream>
 #include <map>
@@ -46,6 +47,24 @@ absl::Status ProduceDurably(KafkaSink& sink, const std::atomic<bool>& stop, Proc
     if (stop.load()) return absl::CancelledError("stopped before outputs were durable");
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+}
+
+int64_t ProcessCpuNanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Around each batch that had records (see ProcessorMetrics).
+void NoteBusyStart(ProcessorMetrics& m) {
+  int64_t unset = 0;
+  m.cpu_at_first_record_nanos.compare_exchange_strong(unset, ProcessCpuNanos());
+}
+void NoteBusyEnd(ProcessorMetrics& m) {
+  const int64_t now = ProcessCpuNanos();
+  int64_t seen = m.cpu_after_last_batch_nanos.load();
+  while (seen < now && !m.cpu_after_last_batch_nanos.compare_exchange_weak(seen, now)) {
   }
 }
 
@@ -95,6 +114,7 @@ class IngestStage {
         continue;
       }
       m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
+      NoteBusyStart(m_);
       absl::Status s = HandleBatch(*records, stop);
       if (!s.ok()) {
         result = s;
@@ -105,6 +125,7 @@ class IngestStage {
       next_offsets_.clear();
       // A failed commit only means re-delivery, which the design absorbs.
       if (auto c = source->Commit(offsets); !c.ok()) LogError("ingest commit", c);
+      NoteBusyEnd(m_);
     }
     source->Close();
     return result;
@@ -346,7 +367,9 @@ class StatefulStage final : public RebalanceListener {
       }
       if (records->empty()) continue;
       m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
+      NoteBusyStart(m_);
       absl::Status s = HandleBatch(*records, stop);
+      NoteBusyEnd(m_);
       if (!s.ok()) {
         state_.Abort();
         // Stopped before the batch was durable: nothing of it committed.

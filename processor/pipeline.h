@@ -131,6 +131,12 @@ struct ProcessorMetrics {
   std::atomic<uint64_t> local_copies_dropped{0};
   // Wall-clock unix nanos of the last record either stage received.
   std::atomic<int64_t> last_record_unix_nanos{0};
+  // Process CPU time (every thread, librdkafka's included) when either stage
+  // first received records, and when either last finished a batch: their
+  // difference is the CPU of the busy span, without start-up, restore and
+  // idle polling (benchmarks report it next to the whole process's).
+  std::atomic<int64_t> cpu_at_first_record_nanos{0};
+  std::atomic<int64_t> cpu_after_last_batch_nanos{0};
 };
 
 // "<quota id>|<subject id>|<window start, unix seconds>".

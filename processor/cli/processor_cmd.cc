@@ -130,7 +130,9 @@ int RunProcessor(int argc, char** argv) {
             << " restore_wall_s=" << static_cast<double>(m.restore_wall_nanos) / 1e9
             << " restore_cpu_s=" << static_cast<double>(m.restore_cpu_nanos) / 1e9
             << " changelog_discarded=" << m.changelog_discarded
-            << " local_copies_dropped=" << m.local_copies_dropped << std::endl;
+            << " local_copies_dropped=" << m.local_copies_dropped << " busy_cpu_s="
+            << static_cast<double>(m.cpu_after_last_batch_nanos - m.cpu_at_first_record_nanos) / 1e9
+            << std::endl;
   if (!s.ok()) {
     std::cerr << "exportwatch processor: " << s << "\n";
     return 1;
