@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
 #include "common/status_macros.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
@@ -368,7 +369,13 @@ class StatefulStage final : public RebalanceListener {
       if (records->empty()) continue;
       m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
       NoteBusyStart(m_);
-      absl::Status s = HandleBatch(*records, stop);
+      // A poll of a backlog can hold 2,000 fact batches (~100,000 facts):
+      // applied as one, its overlay, changelog records and RocksDB batch
+      // would grow to hundreds of MB and its alerts wait for all of it.
+      absl::Status s;
+      for (size_t from = 0; from < records->size() && s.ok(); from += kRecordsPerBatch) {
+        s = HandleBatch(absl::MakeConstSpan(*records).subspan(from, kRecordsPerBatch), stop);
+      }
       NoteBusyEnd(m_);
       if (!s.ok()) {
         state_.Abort();
@@ -382,7 +389,10 @@ class StatefulStage final : public RebalanceListener {
   }
 
  private:
-  absl::Status HandleBatch(const std::vector<Record>& records, const std::atomic<bool>& stop) {
+  // Fact records applied (and made durable) together.
+  static constexpr size_t kRecordsPerBatch = 64;
+
+  absl::Status HandleBatch(absl::Span<const Record> records, const std::atomic<bool>& stop) {
     // One policy per batch: a new version takes effect at the next one.
     const std::shared_ptr<const DetectionEngine> engine = engines_->Current();
     alerts_.clear();

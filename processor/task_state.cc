@@ -73,7 +73,12 @@ void TaskState::SetOffset(int32_t partition, absl::string_view topic, int64_t ne
 absl::Status TaskState::Commit() {
   if (pending_.empty()) return absl::OkStatus();
   WriteBatch batch;
-  for (auto& [k, v] : pending_) batch.Put(k, std::move(v));
+  batch.Reserve(pending_.size());
+  // Extracted, not copied: the keys move into the batch.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto node = pending_.extract(it++);  // erasing invalidates only the erased
+    batch.Put(std::move(node.key()), std::move(node.mapped()));
+  }
   pending_.clear();
   return store_->Write(batch);
 }

@@ -31,6 +31,7 @@ class WriteBatch {
     ops_.push_back({std::move(key), std::move(value)});
   }
   void Delete(std::string key) { ops_.push_back({std::move(key), std::nullopt}); }
+  void Reserve(size_t ops) { ops_.reserve(ops); }
   const std::vector<Op>& ops() const { return ops_; }
   bool empty() const { return ops_.empty(); }
   void Clear() { ops_.clear(); }

@@ -159,7 +159,7 @@ class QuotaRule final : public Rule {
     }
     *usage.mutable_policy() = ctx.policy.ref();
     usage.set_level_reached(q.levels_fired() >= 0 ? def_.levels(q.levels_fired()) : 0);
-    *usage.mutable_event_ids() = q.event_ids();
+    usage.mutable_event_ids()->Swap(q.mutable_event_ids());  // q is stored already
     out.Report(std::move(usage));
     return absl::OkStatus();
   }
