@@ -109,8 +109,12 @@ struct Row {
   double busy_cpu_seconds = 0;
 };
 
-absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partitions,
-                           const std::string& profile, const std::string& watchlist) {
+// Seconds without input before the processor exits (longer under valgrind).
+int64_t exit_when_idle_seconds = 1;
+
+absl::StatusOr<Row> RunOne(const std::string& binary, const std::string& format, int64_t events,
+                           int partitions, const std::string& profile,
+                           const std::string& watchlist) {
   Row row;
   row.format = format;
   auto cluster = MockKafkaCluster::Create(1);
@@ -170,9 +174,11 @@ absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partit
   // processor under a profiler; its CPU figure then includes the profiler.
   std::vector<std::string> args = absl::StrSplit(
       getenv("EW_BENCH_PROC_PREFIX") ? getenv("EW_BENCH_PROC_PREFIX") : "", ' ', absl::SkipEmpty());
-  for (const char* a : {EW_BINARY, "processor"}) args.push_back(a);
-  args.insert(args.end(), {"--brokers", brokers, "--state-dir", dir.File("state"), "--profile",
-                           profile, "--no-create-topics", "--exit-when-idle", "1"});
+  args.push_back(binary);
+  args.push_back("processor");
+  args.insert(args.end(),
+              {"--brokers", brokers, "--state-dir", dir.File("state"), "--profile", profile,
+               "--no-create-topics", "--exit-when-idle", absl::StrCat(exit_when_idle_seconds)});
   if (!watchlist.empty()) {
     args.push_back("--watchlist");
     args.push_back(watchlist);
@@ -186,6 +192,13 @@ absl::StatusOr<Row> RunOne(const std::string& format, int64_t events, int partit
   }
   // Every counter of the run (changelog bytes, retries...), for the record.
   std::cerr << format << ": " << row.proc.stdout_text;
+  // Every fact made must have been applied before the processor exited,
+  // else it left work undone and the figure would flatter it.
+  if (const int64_t out = MetricFrom(row.proc.stdout_text, "facts_out");
+      out != row.facts + MetricFrom(row.proc.stdout_text, "facts_duplicate")) {
+    return absl::DataLossError(
+        absl::StrCat("processor exited with ", row.facts, " of ", out, " facts applied"));
+  }
   if (row.proc_records != events) {
     return absl::DataLossError(
         absl::StrCat("processor read ", row.proc_records, " of ", events, " records"));
@@ -213,6 +226,11 @@ int main(int argc, char** argv) {
   flags.Int("partitions", &partitions, "partitions of the input and facts topics");
   flags.String("format", &format, "protobuf | json | both");
   flags.String("profile", &profile, "policy profile (every rule it enables is on)");
+  flags.Int("exit-when-idle", &exit_when_idle_seconds,
+            "seconds without input before the processor exits (raise it under valgrind)");
+  std::string binary = EW_BINARY;
+  flags.String("binary", &binary,
+               "exportwatch binary to run (default: this build's; A/B against another build)");
   flags.String("watchlist", &watchlist,
                "screening list for SCREENING_MATCH (empty: none, the rule raises nothing)");
   if (int rc = cli::HandleParse(flags, argc, argv, 1); rc >= 0) return rc;
@@ -230,7 +248,7 @@ int main(int argc, char** argv) {
                                "proc cpu s", "proc ev/cpu-s", "facts", "alerts", "ratio",
                                "busy cpu s", "busy ev/cpu-s");
   for (const auto& f : formats) {
-    auto row = RunOne(f, events, static_cast<int>(partitions), profile, watchlist);
+    auto row = RunOne(binary, f, events, static_cast<int>(partitions), profile, watchlist);
     if (!row.ok()) {
       std::cerr << "pipeline_bench: " << f << ": " << row.status() << "\n";
       return 1;

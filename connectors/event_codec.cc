@@ -528,8 +528,10 @@ absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payl
     if (info) info->json_fallback = true;
     return DecodeEventProtobufJson(stream, payload, limits, out, info);
   }
-  out->Clear();
+  // The member of the previous record's stream is kept (cleared, it keeps
+  // its strings' and repeated fields' memory); another stream replaces it.
   google::protobuf::Message* msg = MemberOf(stream, out);
+  msg->Clear();
   // Binary protobuf: nesting is bounded by the schema (no recursive
   // messages), sizes by max_record_bytes.
   if (!msg->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {

@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -16,6 +17,7 @@
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 #include "exportwatch/v1/internal.pb.h"
+#include "google/protobuf/arena.h"
 #include "processor/changelog.h"
 #include "processor/detection_engine.h"
 #include "processor/entity_registry.h"
@@ -51,23 +53,44 @@ absl::Status ProduceDurably(KafkaSink& sink, const std::atomic<bool>& stop, Proc
   }
 }
 
+// Arenas that hold a poll batch's messages: large blocks, so that a batch
+// takes a few allocations.
+google::protobuf::ArenaOptions BatchArenaOptions() {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = 64 << 10;
+  o.max_block_size = 1 << 20;
+  return o;
+}
+
 int64_t ProcessCpuNanos() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-// Around each batch that had records (see ProcessorMetrics).
-void NoteBusyStart(ProcessorMetrics& m) {
-  int64_t unset = 0;
-  m.cpu_at_first_record_nanos.compare_exchange_strong(unset, ProcessCpuNanos());
-}
-void NoteBusyEnd(ProcessorMetrics& m) {
-  const int64_t now = ProcessCpuNanos();
-  int64_t seen = m.cpu_after_last_batch_nanos.load();
-  while (seen < now && !m.cpu_after_last_batch_nanos.compare_exchange_weak(seen, now)) {
+// Held while a stage handles records: the process is not idle then (a
+// backlog's poll can take seconds to apply), and the busy span's CPU is
+// noted (see ProcessorMetrics).
+class BusySpan {
+ public:
+  explicit BusySpan(ProcessorMetrics& m) : m_(m) {
+    ++m_.stages_busy;
+    m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
+    int64_t unset = 0;
+    m_.cpu_at_first_record_nanos.compare_exchange_strong(unset, ProcessCpuNanos());
   }
-}
+  ~BusySpan() {
+    const int64_t now = ProcessCpuNanos();
+    int64_t seen = m_.cpu_after_last_batch_nanos.load();
+    while (seen < now && !m_.cpu_after_last_batch_nanos.compare_exchange_weak(seen, now)) {
+    }
+    m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
+    --m_.stages_busy;
+  }
+
+ private:
+  ProcessorMetrics& m_;
+};
 
 }  // namespace
 
@@ -114,8 +137,7 @@ class IngestStage {
         }
         continue;
       }
-      m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
-      NoteBusyStart(m_);
+      BusySpan busy(m_);
       absl::Status s = HandleBatch(*records, stop);
       if (!s.ok()) {
         result = s;
@@ -126,7 +148,6 @@ class IngestStage {
       next_offsets_.clear();
       // A failed commit only means re-delivery, which the design absorbs.
       if (auto c = source->Commit(offsets); !c.ok()) LogError("ingest commit", c);
-      NoteBusyEnd(m_);
     }
     source->Close();
     return result;
@@ -183,7 +204,7 @@ class IngestStage {
       } else if (!type.ok()) {
         s = type.status();
       } else {
-        s = DecodeEvent(stream->second, *type, r.value, o_.limits, &event_, &info);
+        s = DecodeEvent(stream->second, *type, r.value, o_.limits, event_.get(), &info);
       }
       if (!s.ok()) {
         DeadLetter(r, std::string(s.message()));
@@ -191,7 +212,7 @@ class IngestStage {
       }
       alerts_.clear();
       event_facts_.clear();
-      engine->Inspect(event_, now, &alerts_, &event_facts_);
+      engine->Inspect(*event_, now, &alerts_, &event_facts_);
       if (auto too_big = OversizedOutput(); !too_big.empty()) {
         // Kafka would refuse it and the stage would retry forever: the event
         // is dead-lettered instead (no valid event comes near the limit).
@@ -200,7 +221,7 @@ class IngestStage {
       }
       ++m_.events_valid;
       if (info.had_unknown_fields) ++m_.unknown_fields;
-      if (note_parties) known_.Note(event_);
+      if (note_parties) known_.Note(*event_);
       for (auto& a : alerts_) {
         outputs_.push_back(
             {o_.topics.alerts, a.alert_id(), ToJson(a), {{"content-type", "application/json"}}});
@@ -209,7 +230,7 @@ class IngestStage {
       n_facts += event_facts_.size();
       if (!event_facts_.empty()) {
         event_bytes_.clear();
-        event_.AppendToString(&event_bytes_);
+        event_->AppendToString(&event_bytes_);
       }
       for (auto& f : event_facts_) {
         fact_.Clear();
@@ -261,7 +282,7 @@ class IngestStage {
 
   // Empty, or why this event's alerts or facts would be too large to produce.
   std::string OversizedOutput() const {
-    size_t fact_bytes = event_.ByteSizeLong() + 512;
+    size_t fact_bytes = event_->ByteSizeLong() + 512;
     if (!event_facts_.empty() && fact_bytes > kMaxOutputBytes) {
       return absl::StrCat("event re-encoded as a fact is ", fact_bytes, " bytes (limit ",
                           kMaxOutputBytes, ")");
@@ -287,7 +308,9 @@ class IngestStage {
   std::map<std::string, Stream, std::less<>> stream_of_;
   std::map<TopicPartition, int64_t> next_offsets_;
   std::vector<Output> outputs_;
-  v1::Event event_;
+  // Not in an arena: the JSON decoder keeps the event's members for reuse
+  // (release_* from an arena message would copy them).
+  std::unique_ptr<v1::Event> event_ = std::make_unique<v1::Event>();
   std::vector<v1::Alert> alerts_;
   std::vector<FactOut> event_facts_;
   // A fact without its event, and the event serialized once for its facts.
@@ -367,8 +390,7 @@ class StatefulStage final : public RebalanceListener {
         break;
       }
       if (records->empty()) continue;
-      m_.last_record_unix_nanos = absl::GetCurrentTimeNanos();
-      NoteBusyStart(m_);
+      std::optional<BusySpan> busy(std::in_place, m_);
       // A poll of a backlog can hold 2,000 fact batches (~100,000 facts):
       // applied as one, its overlay, changelog records and RocksDB batch
       // would grow to hundreds of MB and its alerts wait for all of it.
@@ -376,7 +398,7 @@ class StatefulStage final : public RebalanceListener {
       for (size_t from = 0; from < records->size() && s.ok(); from += kRecordsPerBatch) {
         s = HandleBatch(absl::MakeConstSpan(*records).subspan(from, kRecordsPerBatch), stop);
       }
-      NoteBusyEnd(m_);
+      busy.reset();
       if (!s.ok()) {
         state_.Abort();
         // Stopped before the batch was durable: nothing of it committed.
@@ -398,19 +420,19 @@ class StatefulStage final : public RebalanceListener {
     alerts_.clear();
     derived_.clear();
     reports_.clear();
+    arena_.Reset();
     absl::Time now = absl::Now();
     uint64_t n_derived = 0;
     for (const Record& r : records) {
       state_.SetOffset(r.partition, r.topic, r.offset + 1);
-      // Clear keeps the facts' memory for the next parse.
-      batch_.Clear();
-      if (!batch_.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
+      auto* batch = google::protobuf::Arena::CreateMessage<v1::FactBatch>(&arena_);
+      if (!batch->ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
         // Only this process writes the facts topic; count and move on.
         LogError("stateful", absl::DataLossError(absl::StrCat("unreadable fact batch at ", r.topic,
                                                               "/", r.partition, "@", r.offset)));
         continue;
       }
-      for (const v1::Fact& fact : batch_.facts()) {
+      for (const v1::Fact& fact : batch->facts()) {
         const size_t first_derived = derived_.size();
         ASSIGN_OR_RETURN(bool applied,
                          engine->Apply(r.partition, fact, now, state_, &alerts_, &derived_,
@@ -486,7 +508,9 @@ class StatefulStage final : public RebalanceListener {
   TaskState state_;
   ProcessorMetrics& m_;
   std::vector<v1::Alert> alerts_;
-  v1::FactBatch batch_;
+  // The batch's facts, in an arena reset per batch: parsing a fact then
+  // allocates its ~10 messages by bumping a pointer.
+  google::protobuf::Arena arena_{BatchArenaOptions()};
   std::vector<FactOut> derived_;
   FactBatcher derived_records_;
   std::vector<v1::QuotaUsage> reports_;
@@ -579,6 +603,7 @@ class KafkaProcessor final : public Processor {
     auto idle = [&] {
       int64_t last = metrics_.last_record_unix_nanos.load();
       return o_.exit_when_idle > absl::ZeroDuration() && last != 0 &&
+             metrics_.stages_busy.load() == 0 &&
              absl::Now() - absl::FromUnixNanos(last) > o_.exit_when_idle;
     };
     auto watch = [&] { return stop.load() || local_stop.load() || idle(); };

@@ -129,7 +129,8 @@ struct ProcessorMetrics {
   std::atomic<int64_t> restore_cpu_nanos{0};
   std::atomic<uint64_t> changelog_discarded{0};
   std::atomic<uint64_t> local_copies_dropped{0};
-  // Wall-clock unix nanos of the last record either stage received.
+  // Wall-clock unix nanos of the last record either stage received (or
+  // finished handling).
   std::atomic<int64_t> last_record_unix_nanos{0};
   // Process CPU time (every thread, librdkafka's included) when either stage
   // first received records, and when either last finished a batch: their
@@ -137,6 +138,8 @@ struct ProcessorMetrics {
   // idle polling (benchmarks report it next to the whole process's).
   std::atomic<int64_t> cpu_at_first_record_nanos{0};
   std::atomic<int64_t> cpu_after_last_batch_nanos{0};
+  // Stages handling records right now (exit_when_idle waits for 0).
+  std::atomic<int> stages_busy{0};
 };
 
 // "<quota id>|<subject id>|<window start, unix seconds>".
