@@ -204,7 +204,7 @@ class IngestStage {
       } else if (!type.ok()) {
         s = type.status();
       } else {
-        s = DecodeEvent(stream->second, *type, r.value, o_.limits, event_.get(), &info);
+        s = DecodeEvent(stream->second, *type, r.value, o_.limits, &event_, &info);
       }
       if (!s.ok()) {
         DeadLetter(r, std::string(s.message()));
@@ -212,7 +212,7 @@ class IngestStage {
       }
       alerts_.clear();
       event_facts_.clear();
-      engine->Inspect(*event_, now, &alerts_, &event_facts_);
+      engine->Inspect(event_, now, &alerts_, &event_facts_);
       if (auto too_big = OversizedOutput(); !too_big.empty()) {
         // Kafka would refuse it and the stage would retry forever: the event
         // is dead-lettered instead (no valid event comes near the limit).
@@ -221,7 +221,7 @@ class IngestStage {
       }
       ++m_.events_valid;
       if (info.had_unknown_fields) ++m_.unknown_fields;
-      if (note_parties) known_.Note(*event_);
+      if (note_parties) known_.Note(event_);
       for (auto& a : alerts_) {
         outputs_.push_back(
             {o_.topics.alerts, a.alert_id(), ToJson(a), {{"content-type", "application/json"}}});
@@ -230,7 +230,7 @@ class IngestStage {
       n_facts += event_facts_.size();
       if (!event_facts_.empty()) {
         event_bytes_.clear();
-        event_->AppendToString(&event_bytes_);
+        event_.AppendToString(&event_bytes_);
       }
       for (auto& f : event_facts_) {
         fact_.Clear();
@@ -282,7 +282,7 @@ class IngestStage {
 
   // Empty, or why this event's alerts or facts would be too large to produce.
   std::string OversizedOutput() const {
-    size_t fact_bytes = event_->ByteSizeLong() + 512;
+    size_t fact_bytes = event_.ByteSizeLong() + 512;
     if (!event_facts_.empty() && fact_bytes > kMaxOutputBytes) {
       return absl::StrCat("event re-encoded as a fact is ", fact_bytes, " bytes (limit ",
                           kMaxOutputBytes, ")");
@@ -310,7 +310,7 @@ class IngestStage {
   std::vector<Output> outputs_;
   // Not in an arena: the JSON decoder keeps the event's members for reuse
   // (release_* from an arena message would copy them).
-  std::unique_ptr<v1::Event> event_ = std::make_unique<v1::Event>();
+  v1::Event event_;
   std::vector<v1::Alert> alerts_;
   std::vector<FactOut> event_facts_;
   // A fact without its event, and the event serialized once for its facts.
