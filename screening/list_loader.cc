@@ -516,6 +516,29 @@ bool ParseEntNum(absl::string_view s, int64_t* out) {
   return absl::SimpleAtoi(absl::StripAsciiWhitespace(s), out) && *out > 0;
 }
 
+// The checks every OFAC file's row gets first: read whole, `columns` fields,
+// a valid ent_num (into *ent). False after reporting why the row is
+// malformed.
+bool OfacRowEntNum(CsvReader::Result r, const CsvReader& reader,
+                   const std::vector<std::string>& fields, const std::string& error,
+                   const std::vector<std::string>& columns, Reporter& rep, int64_t* ent) {
+  if (r == CsvReader::Result::kMalformed) {
+    rep.Malformed(reader.line(), FieldName(reader.error_field(), columns), error);
+    return false;
+  }
+  if (fields.size() != columns.size()) {
+    rep.Malformed(reader.line(), "",
+                  absl::StrCat("expected ", columns.size(), " fields, found ", fields.size()));
+    return false;
+  }
+  if (!ParseEntNum(fields[0], ent)) {
+    rep.Malformed(reader.line(), "ent_num",
+                  absl::StrCat("not a positive integer: '", fields[0].substr(0, 40), "'"));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 size_t LoadedList::malformed() const {
@@ -554,21 +577,8 @@ absl::Status ForEachOfacDetailRow(
   CsvReader::Result r;
   while ((r = reader.Next(&fields, &error)) != CsvReader::Result::kEnd) {
     RETURN_IF_ERROR(rep.Row());
-    if (r == CsvReader::Result::kMalformed) {
-      rep.Malformed(reader.line(), FieldName(reader.error_field(), columns), error);
-      continue;
-    }
-    if (fields.size() != columns.size()) {
-      rep.Malformed(reader.line(), "",
-                    absl::StrCat("expected ", columns.size(), " fields, found ", fields.size()));
-      continue;
-    }
     int64_t ent = 0;
-    if (!ParseEntNum(fields[0], &ent)) {
-      rep.Malformed(reader.line(), "ent_num",
-                    absl::StrCat("not a positive integer: '", fields[0].substr(0, 40), "'"));
-      continue;
-    }
+    if (!OfacRowEntNum(r, reader, fields, error, columns, rep, &ent)) continue;
     auto it = by_ent.find(ent);
     if (it == by_ent.end()) {
       rep.Malformed(reader.line(), "ent_num", absl::StrCat(ent, " is not in the SDN file"));
@@ -597,20 +607,8 @@ absl::StatusOr<LoadedList> LoadOfacSdn(const OfacFiles& files, const LoadOptions
     CsvReader reader(data, ',', limits);
     while ((r = reader.Next(&fields, &error)) != CsvReader::Result::kEnd) {
       RETURN_IF_ERROR(rep.Row());
-      if (r == CsvReader::Result::kMalformed) {
-        rep.Malformed(reader.line(), FieldName(reader.error_field(), SdnColumns()), error);
-        continue;
-      }
-      if (fields.size() != 12) {
-        rep.Malformed(reader.line(), "", absl::StrCat("expected 12 fields, found ", fields.size()));
-        continue;
-      }
       int64_t ent = 0;
-      if (!ParseEntNum(fields[0], &ent)) {
-        rep.Malformed(reader.line(), "ent_num",
-                      absl::StrCat("not a positive integer: '", fields[0].substr(0, 40), "'"));
-        continue;
-      }
+      if (!OfacRowEntNum(r, reader, fields, error, SdnColumns(), rep, &ent)) continue;
       WatchlistEntry e;
       e.id = absl::StrCat(ent);
       e.name = OfacField(fields[1]);
