@@ -1,9 +1,17 @@
+#include <dirent.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 
+#include <set>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "connectors/mock_cluster.h"
 #include "connectors/rdkafka_util.h"
 
@@ -43,6 +51,50 @@ class RdKafkaMockCluster final : public MockKafkaCluster {
   rd_kafka_mock_cluster_t* mc_;
 };
 
+// Sets TCP_NODELAY on this process's listening sockets bound to `ports` and
+// returns how many it set. A real Kafka broker disables Nagle on every
+// connection; librdkafka's mock does not, so when a client has several
+// requests in flight on one connection (a producer flush to many
+// partitions: one ProduceRequest each) every response after the first few
+// waits for the client's delayed ACK, ~40 ms on Linux. Accepted sockets
+// inherit the option from their listener, so setting it once is enough.
+int DisableNagleOnListeners(const std::set<int>& ports) {
+  int set = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return 0;
+  while (dirent* e = readdir(dir)) {
+    int fd = 0;
+    if (!absl::SimpleAtoi(e->d_name, &fd) || fd == dirfd(dir)) continue;
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    len = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) continue;
+    int port = -1;
+    if (addr.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (ports.count(port) == 0) continue;
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0) ++set;
+  }
+  closedir(dir);
+  return set;
+}
+
+// The ports of a bootstrap list "host:port,host:port".
+std::set<int> PortsOf(absl::string_view bootstraps) {
+  std::set<int> ports;
+  for (absl::string_view hp : absl::StrSplit(bootstraps, ',', absl::SkipEmpty())) {
+    int port = 0;
+    size_t colon = hp.rfind(':');
+    if (colon != absl::string_view::npos && absl::SimpleAtoi(hp.substr(colon + 1), &port)) {
+      ports.insert(port);
+    }
+  }
+  return ports;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MockKafkaCluster>> MockKafkaCluster::Create(int num_brokers) {
@@ -57,6 +109,11 @@ absl::StatusOr<std::unique_ptr<MockKafkaCluster>> MockKafkaCluster::Create(int n
   if (mc == nullptr) {
     rd_kafka_destroy(rk);
     return absl::InternalError("could not create the mock cluster");
+  }
+  // EW_MOCK_NAGLE=1 keeps the mock's own behaviour (for A/B measurements).
+  const char* keep_nagle = getenv("EW_MOCK_NAGLE");
+  if (keep_nagle == nullptr || std::string(keep_nagle) != "1") {
+    DisableNagleOnListeners(PortsOf(rd_kafka_mock_cluster_bootstraps(mc)));
   }
   return std::make_unique<RdKafkaMockCluster>(rk, mc);
 }
