@@ -19,7 +19,7 @@
 // alert is printed). Records are generated and serialized before any
 // timing starts; this process only hands them to librdkafka.
 //
-// Drain rate ("max sustained rate"): a backlog of --events records is
+// Drain rate: a backlog of --events records is
 // produced as fast as librdkafka takes them while the processor runs; every
 // alert received names its triggering events, whose index in the stream is
 // known, so rate = events up to the last alerted one / (receipt of its alert
@@ -28,6 +28,22 @@
 // this machine (broker and producer in this process, processor, alertd and
 // subscribers sharing the cores), start-up excluded. The processor's CPU over
 // the same phase comes from /proc/<pid>/stat, giving events per CPU-second.
+//
+// Max sustained rate (latency mode): the drain rate overstates it, since
+// while a backlog drains the producer is idle, and in an open-loop run it
+// shares the 2 cores. So --search-probes open-loop probes of
+// --probe-seconds bisect between 0 and the drain rate; a probe kept up if
+// its latency did not trend upwards (median of its second half <= 1.5 x its
+// first half + 20 ms: a stream 3% over capacity adds ~0.24 s of queue by the
+// end of an 8 s probe). The latency run goes at --load x the highest rate
+// that kept up.
+//
+// The mock broker holds an empty Fetch for the consumer's whole
+// fetch.wait.max.ms even when data arrives meanwhile (rdkafka_mock's Fetch
+// handler says so); a real broker answers as soon as data is there. Latency
+// and state modes therefore give the processor and alertd
+// fetch.wait.max.ms=1 (--mock-fetch-wait-ms; --kafka overrides), which
+// costs an idle consumer ~1000 empty fetches/s but not the data's wait.
 //
 // Latency (no coordinated omission): event i of the open-loop phase is due
 // at t0 + i / rate; it is produced at or after that time, never skipped, and
@@ -48,6 +64,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -55,9 +72,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "connectors/event_codec.h"
@@ -88,6 +107,14 @@ struct Config {
   double load = 0.5;  // latency rate as a fraction of the drain rate
   double rate = 0;    // fixed latency rate (ev/s); 0: load x drain rate
   double seconds = 20;
+  // Latency mode: open-loop probes that search for the max sustained rate
+  // (0: take the backlog drain rate as the max, as before).
+  int64_t search_probes = 5;
+  double probe_seconds = 8;
+  // Latency and state modes: fetch.wait.max.ms for the processor and alertd
+  // unless --kafka sets it (the mock holds an empty fetch for all of it;
+  // a real broker answers when data arrives). 0: the processor's default.
+  int64_t mock_fetch_wait_ms = 1;
   int64_t subscribers = 20;
   int64_t repeat = 1;
   std::string state_keys = "1000000,5000000";
@@ -264,10 +291,19 @@ class Run {
     int64_t latency_events = 0, latency_alerts = 0, latency_produced_late = 0;
     double produce_lag_max_ms = 0;
     std::vector<double> latencies_ms;
+    // Beside latencies_ms: the event's scheduled time, seconds into the phase.
+    std::vector<double> scheduled_s;
     // The two parts of each latency: scheduled send -> the alert's
     // detected_at (the processor's clock: same machine), detected_at ->
     // receipt (alerts topic, alertd, gRPC).
     std::vector<double> detect_ms, deliver_ms;
+    // detect_ms per rule id (stateless rules are detected in the ingest
+    // stage, stateful ones after the facts hop and the stateful stage).
+    std::map<std::string, std::vector<double>> detect_ms_by_rule;
+    // Cores used over the open-loop phase (CPU seconds / wall seconds): the
+    // processor, alertd, and this process (producer, mock broker,
+    // subscribers), which all share the machine.
+    double cores_processor = 0, cores_alertd = 0, cores_bench = 0;
     int64_t rss_kb = 0, hwm_kb = 0;
     int64_t extra_received_min = 0, extra_received_max = 0;
     double preload_seconds = 0;
@@ -419,6 +455,9 @@ class Run {
     }
     if (lat_n > 0) {
       size_t first_alert = recv_size();
+      const double pcpu0 = ProcCpuSeconds(proc.pid()), acpu0 = ProcCpuSeconds(alertd.pid()),
+                   bcpu0 = ProcCpuSeconds(getpid());
+      const int64_t wall0 = NowNanos();
       const int64_t t0 = NowNanos() + 100'000'000;
       const double ns_per_event = 1e9 / o_.latency_rate;
       for (int64_t i = 0; i < lat_n; ++i) {
@@ -435,6 +474,11 @@ class Run {
       }
       (void)(*sink)->Flush(absl::Seconds(30));
       // The last alerts may have arrived already: no new one needed.
+      // The CPU split is taken before the quiet wait (idle time).
+      const double wall_s = static_cast<double>(NowNanos() - wall0) / 1e9;
+      res.cores_processor = (ProcCpuSeconds(proc.pid()) - pcpu0) / wall_s;
+      res.cores_alertd = (ProcCpuSeconds(alertd.pid()) - acpu0) / wall_s;
+      res.cores_bench = (ProcCpuSeconds(getpid()) - bcpu0) / wall_s;
       WaitQuiet(absl::Seconds(3), absl::Seconds(120), /*need_new=*/false);
       std::lock_guard<std::mutex> l(mu_);
       for (size_t k = first_alert; k < recv_.size(); ++k) {
@@ -442,8 +486,10 @@ class Run {
         if (idx < next) continue;
         const int64_t due = due_[static_cast<size_t>(idx)];
         res.latencies_ms.push_back(static_cast<double>(t - due) / 1e6);
+        res.scheduled_s.push_back(static_cast<double>(due - t0) / 1e9);
         res.detect_ms.push_back(static_cast<double>(detected_[k] - due) / 1e6);
         res.deliver_ms.push_back(static_cast<double>(t - detected_[k]) / 1e6);
+        res.detect_ms_by_rule[rules_[k]].push_back(static_cast<double>(detected_[k] - due) / 1e6);
       }
       res.latency_events = lat_n;
       res.latency_alerts = static_cast<int64_t>(res.latencies_ms.size());
@@ -500,6 +546,7 @@ class Run {
     if (idx >= 0) {
       recv_.push_back({idx, t});
       detected_.push_back(a.detected_at().seconds() * 1'000'000'000 + a.detected_at().nanos());
+      rules_.push_back(a.rule_id());
     }
   }
   size_t recv_size() {
@@ -534,6 +581,7 @@ class Run {
   std::mutex mu_;
   std::vector<std::pair<int64_t, int64_t>> recv_;  // (event index, receipt ns)
   std::vector<int64_t> detected_;                  // detected_at ns, beside recv_
+  std::vector<std::string> rules_;                 // rule id, beside recv_
   int64_t last_alert_ = 0;
   int64_t all_alerts_ = 0;
 };
@@ -563,11 +611,60 @@ void PrintLatency(const std::string& label, const Run::Result& r, double rate) {
       "p99 %.1f ms\n",
       Percentile(r.detect_ms, 0.5), Percentile(r.detect_ms, 0.99), Percentile(r.deliver_ms, 0.5),
       Percentile(r.deliver_ms, 0.99));
+  std::cout << absl::StrFormat(
+      "  cores used while producing: processor %.2f, alertd %.2f, bench process (producer, mock "
+      "broker, subscribers) %.2f\n",
+      r.cores_processor, r.cores_alertd, r.cores_bench);
+  for (const auto& [rule, ms] : r.detect_ms_by_rule) {
+    std::cout << absl::StrFormat(
+        "  %-28s %5d alerts, scheduled -> detected_at p50 %.1f p99 %.1f ms\n", rule, ms.size(),
+        Percentile(ms, 0.5), Percentile(ms, 0.99));
+  }
+}
+
+// Whether an open-loop run kept up: its latency did not trend upwards. A
+// stream faster than the pipeline builds a queue, so its later events wait
+// longer than its earlier ones (3% over capacity adds ~0.24 s by the end of
+// an 8 s probe); one that keeps up has the same median in both halves, up
+// to noise. Kept up: median of the second half <= 1.5 x the first + 20 ms.
+bool KeptUp(const Run::Result& r, double seconds, double* first_p50, double* second_p50) {
+  std::vector<double> first, second;
+  for (size_t i = 0; i < r.latencies_ms.size(); ++i) {
+    (r.scheduled_s[i] < seconds / 2 ? first : second).push_back(r.latencies_ms[i]);
+  }
+  *first_p50 = Percentile(first, 0.5);
+  *second_p50 = Percentile(second, 0.5);
+  if (first.size() < 20 || second.size() < 20) return false;
+  return *second_p50 <= 1.5 * *first_p50 + 20;
+}
+
+// The maximum sustained rate: bisection over open-loop probes between 0 and
+// `drain` (the backlog drain rate, an upper bound: while it drains, the
+// producer is idle). Returns the highest rate that kept up (0: none did).
+double SustainedRate(const Config& c, double drain) {
+  double lo = 0, hi = drain, rate = drain / 2;
+  for (int64_t probe = 0; probe < c.search_probes; ++probe) {
+    Run::Options o;
+    o.latency_rate = rate;
+    o.latency_seconds = c.probe_seconds;
+    auto r = Run(c, o).Go();
+    double p50a = -1, p50b = -1;
+    bool kept_up = r.ok() && KeptUp(*r, c.probe_seconds, &p50a, &p50b);
+    std::cout << absl::StrFormat(
+        "probe %d: %.0f ev/s for %.0f s: %s (median latency %.1f ms first half, %.1f ms second "
+        "half, p99 %.1f ms)%s\n",
+        probe + 1, rate, c.probe_seconds, kept_up ? "kept up" : "fell behind", p50a, p50b,
+        r.ok() ? Percentile(r->latencies_ms, 0.99) : -1.0,
+        r.ok() ? "" : absl::StrCat(": ", r.status().ToString()));
+    (kept_up ? lo : hi) = rate;
+    rate = (lo + hi) / 2;
+  }
+  return lo;
 }
 
 int Latency(const Config& c) {
   double rate = c.rate;
-  double drain = 0;
+  double drain = 0, sustained = 0;
   if (rate <= 0) {
     Run::Options o;
     o.backlog = c.events;
@@ -577,10 +674,15 @@ int Latency(const Config& c) {
       return 1;
     }
     drain = r->drain_rate;
-    rate = c.load * drain;
     std::cout << absl::StrFormat(
         "drain: %.0f ev/s whole system, %.0f ev/processor-CPU-s (%d events)\n", r->drain_rate,
         r->drain_cpu_rate, c.events);
+    sustained = c.search_probes > 0 ? SustainedRate(c, drain) : drain;
+    if (sustained <= 0) {
+      std::cerr << "e2e_bench: no probe rate kept up\n";
+      return 1;
+    }
+    rate = c.load * sustained;
   }
   Run::Options o;
   o.latency_rate = rate;
@@ -593,10 +695,19 @@ int Latency(const Config& c) {
   PrintLatency("latency", *r, rate);
   double p50 = Percentile(r->latencies_ms, 0.5), p99 = Percentile(r->latencies_ms, 0.99),
          p999 = Percentile(r->latencies_ms, 0.999);
-  std::string at = drain > 0 ? absl::StrFormat("%.0f ev/s = %.0f%% of drain %.0f ev/s", rate,
-                                               100 * c.load, drain)
-                             : absl::StrFormat("%.0f ev/s (fixed)", rate);
-  Row("drain rate (max sustained), whole system", absl::StrFormat("%.0f ev/s", drain), "-", "-");
+  std::string at = sustained > 0 ? absl::StrFormat("%.0f ev/s = %.0f%% of max sustained %.0f ev/s",
+                                                   rate, 100 * c.load, sustained)
+                                 : absl::StrFormat("%.0f ev/s (fixed)", rate);
+  if (drain > 0) {
+    Row("drain rate (backlog, producer idle), whole system", absl::StrFormat("%.0f ev/s", drain),
+        "-", "-");
+  }
+  if (sustained > 0 && c.search_probes > 0) {
+    Row("max sustained rate (open loop, producer running)",
+        absl::StrFormat("%.0f ev/s (%d probes of %.0f s)", sustained, c.search_probes,
+                        c.probe_seconds),
+        "-", "-");
+  }
   Row(absl::StrCat("latency p50 at ", at), absl::StrFormat("%.1f ms", p50), "-", "-");
   Row("latency p99", absl::StrFormat("%.1f ms", p99), "<= 25 ms", Yes(p99 <= 25));
   Row("latency p99.9", absl::StrFormat("%.1f ms", p999), "<= 100 ms", Yes(p999 <= 100));
@@ -823,6 +934,12 @@ int main(int argc, char** argv) {
   flags.Double("load", &c.load, "latency rate as a fraction of the measured drain rate");
   flags.Double("rate", &c.rate, "fixed latency rate in events/s (0: --load x drain rate)");
   flags.Double("seconds", &c.seconds, "length of the open-loop latency phase");
+  flags.Int("search-probes", &c.search_probes,
+            "latency mode: open-loop probes bisecting for the max sustained rate (0: use the "
+            "drain rate)");
+  flags.Double("probe-seconds", &c.probe_seconds, "length of each probe");
+  flags.Int("mock-fetch-wait-ms", &c.mock_fetch_wait_ms,
+            "latency/state modes: fetch.wait.max.ms unless --kafka sets it (0: default)");
   flags.Int("subscribers", &c.subscribers, "fan-out subscribers");
   flags.Int("repeat", &c.repeat, "fan-out: rounds of the three variants");
   flags.String("state-keys", &c.state_keys, "state mode: pre-loaded key counts, comma-separated");
@@ -833,6 +950,12 @@ int main(int argc, char** argv) {
   flags.Repeated("kafka", &c.kafka,
                  "librdkafka property KEY=VALUE for the processor and alertd (repeatable)");
   if (int rc = cli::HandleParse(flags, argc, argv, 1); rc >= 0) return rc;
+  bool wait_set = false;
+  for (const auto& kv : c.kafka) wait_set |= absl::StartsWith(kv, "fetch.wait.max.ms=");
+  if (!wait_set && c.mock_fetch_wait_ms > 0 && (c.mode == "latency" || c.mode == "state")) {
+    c.kafka.push_back(absl::StrCat("fetch.wait.max.ms=", c.mock_fetch_wait_ms));
+  }
+  if (!c.kafka.empty()) std::cout << "kafka: " << absl::StrJoin(c.kafka, " ") << std::endl;
   std::cout << "e2e_bench " << c.mode << ": load average " << LoadAvg() << std::endl;
   int rc = 2;
   if (c.mode == "latency") rc = Latency(c);
