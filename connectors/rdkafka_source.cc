@@ -46,6 +46,14 @@ class RdKafkaSource final : public KafkaSource {
         // Cooperative: partitions that stay with a member never stop.
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"fetch.wait.max.ms", "20"},
+        // A member that dies without leaving (kill -9, a lost node) holds
+        // its partitions until its session times out, and the group's
+        // input stops until then: 6 s, the broker's default minimum
+        // (group.min.session.timeout.ms), instead of librdkafka's 45 s.
+        // Heartbeats come from librdkafka's own thread, so a long batch
+        // cannot miss them (max.poll.interval.ms covers a stuck stage).
+        {"session.timeout.ms", "6000"},
+        {"heartbeat.interval.ms", "1500"},
         {"queued.max.messages.kbytes", "65536"},
         // A record larger than the per-partition fetch size must not stall
         // its partition: fetch up to 64 MiB at once (hostile records are

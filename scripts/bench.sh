@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD_DIR:-build}"
 OUT="${OUT:-$(mktemp -d /tmp/ew-bench-XXXXXX)}"
-PARTS="${EW_BENCH_PARTS:-throughput latency fanout idle state screening}"
+PARTS="${EW_BENCH_PARTS:-throughput latency fanout idle state recovery screening}"
 STATE_KEYS="${EW_BENCH_STATE_KEYS:-1000000,5000000}"
 EVENTS="${EW_BENCH_EVENTS:-150000}"
 # librdkafka properties for the processor and alertd of e2e_bench, e.g.
@@ -65,7 +65,7 @@ for part in $PARTS; do
           }' "$f" >>"$rows"
       done
       ;;
-    latency | fanout | idle)
+    latency | fanout | idle | recovery)
       f="$OUT/e2e-$part.txt"
       extra=()
       [ "$part" = fanout ] && extra=(--repeat 2)
@@ -96,7 +96,6 @@ for part in $PARTS; do
       ;;
   esac
 done
-row "recovery: kill -9 to processing, 2 GB state" "not measured here (issue 4, changelog restore)" "<= 5 s" "-"
 
 echo
 echo "exportwatch benchmark suite, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
