@@ -54,12 +54,15 @@ class RdKafkaSource final : public KafkaSource {
         // cannot miss them (max.poll.interval.ms covers a stuck stage).
         {"session.timeout.ms", "6000"},
         {"heartbeat.interval.ms", "1500"},
-        {"queued.max.messages.kbytes", "65536"},
-        // A record larger than the per-partition fetch size must not stall
-        // its partition: fetch up to 64 MiB at once (hostile records are
-        // rejected after they are read, never left in the way).
-        {"fetch.message.max.bytes", "67108864"},
-        {"fetch.max.bytes", "134217728"},
+        // Memory: each consumer holds at most about this much prefetched
+        // (checked before each fetch) plus one fetch response.
+        {"queued.max.messages.kbytes", "16384"},
+        {"fetch.message.max.bytes", "1048576"},
+        {"fetch.max.bytes", "16777216"},
+        // A record larger than those sizes does not stall its partition: the
+        // broker still returns a partition's first batch whole (KIP-74), so
+        // only a response must be allowed to be that large (hostile records
+        // are rejected after they are read, never left in the way).
         {"receive.message.max.bytes", "135266304"},
     };
     if (!o.group_id.empty())
