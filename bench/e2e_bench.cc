@@ -121,6 +121,8 @@ struct Config {
   // unless --kafka sets it (the mock holds an empty fetch for all of it;
   // a real broker answers when data arrives). 0: the processor's default.
   int64_t mock_fetch_wait_ms = 1;
+  // linger.ms of this process's producer (the exporters' event buses).
+  int64_t producer_linger_ms = 1;
   int64_t subscribers = 20;
   int64_t repeat = 1;
   std::string state_keys = "1000000,5000000";
@@ -441,7 +443,7 @@ class Run {
 
     KafkaSinkOptions so;
     so.brokers = brokers_;
-    so.linger_ms = 1;
+    so.linger_ms = static_cast<int>(c_.producer_linger_ms);
     auto sink = KafkaSink::Create(so);
     if (!sink.ok()) return sink.status();
     const std::vector<Header> headers = {
@@ -1082,6 +1084,8 @@ int main(int argc, char** argv) {
             "latency mode: open-loop probes bisecting for the max sustained rate (0: use the "
             "drain rate)");
   flags.Double("probe-seconds", &c.probe_seconds, "length of each probe");
+  flags.Int("producer-linger-ms", &c.producer_linger_ms,
+            "linger.ms of the input producer (the event sources' batching)");
   flags.Int("mock-fetch-wait-ms", &c.mock_fetch_wait_ms,
             "latency/state modes: fetch.wait.max.ms unless --kafka sets it (0: default)");
   flags.Int("subscribers", &c.subscribers, "fan-out subscribers");
