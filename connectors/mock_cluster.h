@@ -42,6 +42,9 @@ class MockKafkaCluster {
   virtual void PushRequestErrors(int16_t api_key, const std::vector<int>& kafka_error_codes) = 0;
   // Fault injection: every response of `broker_id` is delayed by `rtt`.
   [[nodiscard]] virtual absl::Status SetBrokerRtt(int broker_id, absl::Duration rtt) = 0;
+  // Makes `broker_id` the coordinator of consumer group `group`.
+  [[nodiscard]] virtual absl::Status SetGroupCoordinator(const std::string& group,
+                                                         int broker_id) = 0;
 };
 
 }  // namespace exportwatch

@@ -45,6 +45,10 @@ class RdKafkaMockCluster final : public MockKafkaCluster {
                              mc_, broker_id, static_cast<int>(absl::ToInt64Milliseconds(rtt))),
                          "broker rtt");
   }
+  absl::Status SetGroupCoordinator(const std::string& group, int broker_id) override {
+    return rdk::ToStatus(rd_kafka_mock_coordinator_set(mc_, "group", group.c_str(), broker_id),
+                         absl::StrCat("coordinator of group ", group));
+  }
 
  private:
   rd_kafka_t* rk_;
