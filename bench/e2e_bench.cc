@@ -236,6 +236,25 @@ void Generate(EventGenerator& gen, int64_t n, bool protobuf, std::vector<Record>
 // the shards and the stateful rules, so the workload's own keys sort among
 // them. Values: 8-byte expiry (dedup) or 48 bytes (state). Duplicate draws
 // are harmless (the count is of writes; xorshift repeats none this soon).
+// Seconds from `since` until the processor's stderr file at `path` holds
+// its `occurrence`-th "processor: running" line (printed once the state
+// store is open, the policy loaded and the health service SERVING), polled
+// every 2 ms; -1 if not within `limit`.
+double SecondsUntilReady(const std::string& path, int occurrence, absl::Time since,
+                         absl::Duration limit) {
+  constexpr char kReady[] = "processor: running";
+  while (absl::Now() - since < limit) {
+    std::ifstream f(path);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    int seen = 0;
+    for (size_t at = text.find(kReady); at != std::string::npos; at = text.find(kReady, at + 1)) {
+      if (++seen == occurrence) return absl::ToDoubleSeconds(absl::Now() - since);
+    }
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return -1;
+}
+
 // Bytes of the regular files under `dir`.
 int64_t DirBytes(const std::string& dir) {
   std::error_code ec;
@@ -530,23 +549,12 @@ class Run {
           kill_index = next + i + 1;  // events from here on were produced after the kill
           proc->Kill(SIGKILL);
           restart_ns = NowNanos();
+          const absl::Time restart = absl::Now();
           proc = std::make_unique<testing::Subprocess>(proc_args, dir.File("processor.err"));
-          // Its ready line, from the stderr file, without holding up the schedule.
-          ready_watch = std::thread([&, path = dir.File("processor.err")] {
-            const absl::Time end = absl::Now() + absl::Seconds(60);
-            while (absl::Now() < end) {
-              std::ifstream f(path);
-              std::string text((std::istreambuf_iterator<char>(f)),
-                               std::istreambuf_iterator<char>());
-              // The first run printed one "processor: running" line already.
-              size_t first = text.find("processor: running");
-              if (first != std::string::npos &&
-                  text.find("processor: running", first + 1) != std::string::npos) {
-                res.restart_ready_s = static_cast<double>(NowNanos() - restart_ns) / 1e9;
-                return;
-              }
-              absl::SleepFor(absl::Milliseconds(2));
-            }
+          // Its ready line (the first run printed one already), without
+          // holding up the schedule.
+          ready_watch = std::thread([&res, restart, path = dir.File("processor.err")] {
+            res.restart_ready_s = SecondsUntilReady(path, 2, restart, absl::Seconds(60));
           });
         }
       }
@@ -1011,23 +1019,12 @@ int Idle(const Config& c) {
   }
   std::string brokers = (*cluster)->bootstraps();
   testing::TempDir dir;
-  // Start-up to ready: fork to the "processor: running" line (printed once
-  // the state store is open, the policy loaded and the health service
-  // SERVING), polled every 2 ms from the stderr file.
+  // Start-up to ready: fork to the processor's ready line.
   absl::Time t0 = absl::Now();
   testing::Subprocess proc({c.binary, "processor", "--brokers", brokers, "--state-dir",
                             dir.File("state"), "--profile", c.profile, "--no-create-topics"},
                            dir.File("processor.err"));
-  double ready_s = -1;
-  while (absl::Now() - t0 < absl::Seconds(20)) {
-    std::ifstream f(dir.File("processor.err"));
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (s.find("processor: running") != std::string::npos) {
-      ready_s = absl::ToDoubleSeconds(absl::Now() - t0);
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(2));
-  }
+  const double ready_s = SecondsUntilReady(dir.File("processor.err"), 1, t0, absl::Seconds(20));
   absl::Time a0 = absl::Now();
   testing::Subprocess alertd({c.binary, "alertd", "--brokers", brokers, "--state-dir",
                               dir.File("alertd"), "--listen", "127.0.0.1:0"},
