@@ -542,7 +542,10 @@ class Run {
           ++res.latency_produced_late;
           res.produce_lag_max_ms = std::max(res.produce_lag_max_ms, (now - due) / 1e6);
         }
-        if (auto s = produce(next + i); !s.ok()) return s;
+        if (auto s = produce(next + i); !s.ok()) {
+          if (ready_watch.joinable()) ready_watch.join();
+          return s;
+        }
         if (o_.kill_after_s > 0 && kill_ns == 0 &&
             due - t0 >= static_cast<int64_t>(o_.kill_after_s * 1e9)) {
           kill_ns = NowNanos();
