@@ -562,18 +562,16 @@ class Run {
         }
       }
       (void)(*sink)->Flush(absl::Seconds(30));
-      // The last alerts may have arrived already: no new one needed.
-      // The CPU split is taken before the quiet wait (idle time).
+      // The CPU split is taken before the end waits (idle time).
       const double wall_s = static_cast<double>(NowNanos() - wall0) / 1e9;
       // (Not known across a restart: the first process is gone.)
       res.cores_processor = kill_ns != 0 ? -1 : (ProcCpuSeconds(proc->pid()) - pcpu0) / wall_s;
       res.cores_alertd = (ProcCpuSeconds(alertd.pid()) - acpu0) / wall_s;
       res.cores_bench = (ProcCpuSeconds(getpid()) - bcpu0) / wall_s;
-      WaitQuiet(absl::Seconds(3), absl::Seconds(120), /*need_new=*/false);
       if (ready_watch.joinable()) ready_watch.join();
       // Recovery: the restarted processor may take long to get its input
-      // back (a consumer group waits out the dead member's session): wait
-      // for an alert of an event produced after the kill, up to 120 s.
+      // back (a consumer group waits out the dead member's session): first
+      // wait for an alert of an event produced after the kill, up to 120 s.
       for (int64_t waited_ms = 0; kill_index >= 0 && waited_ms < 120'000; waited_ms += 100) {
         {
           std::lock_guard<std::mutex> l(mu_);
@@ -585,7 +583,8 @@ class Run {
         }
         absl::SleepFor(absl::Milliseconds(100));
       }
-      if (kill_index >= 0) WaitQuiet(absl::Seconds(3), absl::Seconds(120), /*need_new=*/false);
+      // The last alerts may have arrived already: no new one needed.
+      WaitQuiet(absl::Seconds(3), absl::Seconds(120), /*need_new=*/false);
       std::lock_guard<std::mutex> l(mu_);
       for (size_t k = first_alert; k < recv_.size(); ++k) {
         auto [idx, t] = recv_[k];

@@ -55,17 +55,15 @@ class RdKafkaMockCluster final : public MockKafkaCluster {
   rd_kafka_mock_cluster_t* mc_;
 };
 
-// Sets TCP_NODELAY on this process's listening sockets bound to `ports` and
-// returns how many it set. A real Kafka broker disables Nagle on every
-// connection; librdkafka's mock does not, so when a client has several
+// Sets TCP_NODELAY on this process's listening sockets bound to `ports`. A real Kafka broker
+// disables Nagle on every connection; librdkafka's mock does not, so when a client has several
 // requests in flight on one connection (a producer flush to many
 // partitions: one ProduceRequest each) every response after the first few
 // waits for the client's delayed ACK, ~40 ms on Linux. Accepted sockets
 // inherit the option from their listener, so setting it once is enough.
-int DisableNagleOnListeners(const std::set<int>& ports) {
-  int set = 0;
+void DisableNagleOnListeners(const std::set<int>& ports) {
   DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return 0;
+  if (dir == nullptr) return;
   while (dirent* e = readdir(dir)) {
     int fd = 0;
     if (!absl::SimpleAtoi(e->d_name, &fd) || fd == dirfd(dir)) continue;
@@ -80,10 +78,9 @@ int DisableNagleOnListeners(const std::set<int>& ports) {
     if (addr.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
     if (ports.count(port) == 0) continue;
     int one = 1;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0) ++set;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   }
   closedir(dir);
-  return set;
 }
 
 // The ports of a bootstrap list "host:port,host:port".

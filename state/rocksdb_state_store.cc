@@ -94,9 +94,9 @@ absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksDbStateStore(
   ro.create_if_missing = true;
   ro.write_buffer_size = options.write_buffer_bytes;
   ro.max_write_buffer_number = 2;
-  // The same for the memtable, where most misses end: a Bloom filter over
-  // whole keys (2% of the write buffer) answers them without a skiplist
-  // search.
+  // Most reads are misses (see the table's filter below), and most end in
+  // the memtable: a Bloom filter over whole keys (2% of the write buffer)
+  // answers them without a skiplist search.
   ro.memtable_prefix_bloom_size_ratio = 0.02;
   ro.memtable_whole_key_filtering = true;
   ro.compaction_filter = filter.get();
