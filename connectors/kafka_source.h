@@ -3,7 +3,8 @@
 // Threads: all calls, including the RebalanceListener callbacks, happen on
 // the thread that calls Poll(). Offsets are never auto-committed: a stateful
 // caller keeps them in its state store and returns them from OnAssigned; a
-// stateless caller calls Commit() after its outputs are durable.
+// stateless caller calls Commit() or CommitAsync() after its outputs are
+// durable.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +63,15 @@ class KafkaSource {
 
   // Commits `offsets` (next offset to read) for the group, synchronously.
   [[nodiscard]] virtual absl::Status Commit(const std::vector<PartitionOffset>& offsets) = 0;
+
+  // Sends the same commit and returns at once: no round trip to the group
+  // coordinator on the caller's path. Commits reach the coordinator in the
+  // order they were made. The outcome arrives during a later Poll();
+  // TakeAsyncCommitError() returns the first commit failure reported since
+  // it was last called (OK if none; a failed synchronous commit shows here
+  // too). A lost commit only means those records are read again.
+  virtual void CommitAsync(const std::vector<PartitionOffset>& offsets) = 0;
+  [[nodiscard]] virtual absl::Status TakeAsyncCommitError() = 0;
 
   // Leaves the group (revoking partitions through the listener).
   virtual void Close() = 0;

@@ -75,6 +75,7 @@ class RdKafkaSource final : public KafkaSource {
       return s;
     }
     rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_offset_commit_cb(conf, &RdKafkaSource::CommitTrampoline);
     if (listener_ != nullptr && o.assign.empty()) {
       rd_kafka_conf_set_rebalance_cb(conf, &RdKafkaSource::RebalanceTrampoline);
     }
@@ -185,15 +186,25 @@ class RdKafkaSource final : public KafkaSource {
 
   absl::Status Commit(const std::vector<PartitionOffset>& offsets) override {
     if (offsets.empty()) return absl::OkStatus();
-    rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-    for (const auto& po : offsets) {
-      rd_kafka_topic_partition_list_add(list, po.tp.topic.c_str(), po.tp.partition)->offset =
-          po.offset;
-    }
+    rd_kafka_topic_partition_list_t* list = ToList(offsets);
     rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, /*async=*/0);
     rd_kafka_topic_partition_list_destroy(list);
     return rdk::ToStatus(err, "commit offsets");
+  }
+
+  void CommitAsync(const std::vector<PartitionOffset>& offsets) override {
+    if (offsets.empty()) return;
+    rd_kafka_topic_partition_list_t* list = ToList(offsets);
+    // An error here (no group, closed) is also reported to the commit
+    // callback, so it is not lost.
+    rd_kafka_commit(rk_, list, /*async=*/1);
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+
+  absl::Status TakeAsyncCommitError() override {
+    absl::Status s = std::move(async_commit_error_);
+    async_commit_error_ = absl::OkStatus();
+    return s;
   }
 
   void Close() override {
@@ -214,6 +225,37 @@ class RdKafkaSource final : public KafkaSource {
   }
 
  private:
+  static rd_kafka_topic_partition_list_t* ToList(const std::vector<PartitionOffset>& offsets) {
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+    for (const auto& po : offsets) {
+      rd_kafka_topic_partition_list_add(list, po.tp.topic.c_str(), po.tp.partition)->offset =
+          po.offset;
+    }
+    return list;
+  }
+
+  // Served on the polling thread (the consumer queue), like the rebalance
+  // callback. Synchronous commits report through their return value too;
+  // only asynchronous ones need this.
+  static void CommitTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+    auto* self = static_cast<RdKafkaSource*>(opaque);
+    // _NO_OFFSET: nothing was left to commit, not a failure.
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      for (int i = 0; offsets != nullptr && i < offsets->cnt; ++i) {
+        if (offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          err = offsets->elems[i].err;
+          break;
+        }
+      }
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET &&
+        self->async_commit_error_.ok()) {
+      self->async_commit_error_ = rdk::ToStatus(err, "commit offsets");
+    }
+  }
+
   static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t* parts, void* opaque) {
     static_cast<RdKafkaSource*>(opaque)->OnRebalance(rk, err, parts);
@@ -276,6 +318,7 @@ class RdKafkaSource final : public KafkaSource {
   size_t held_ = 0;
   bool closed_ = false;
   absl::Status listener_error_;
+  absl::Status async_commit_error_;
 };
 
 }  // namespace

@@ -291,10 +291,14 @@ absl::StatusOr<std::unique_ptr<Changelog>> Changelog::Create(ChangelogOptions op
     return absl::InvalidArgumentError("changelog: brokers and topic are required");
   }
   std::unique_ptr<Changelog> c(new Changelog(std::move(options)));
-  KafkaSinkOptions so;
-  so.brokers = c->o_.brokers;
-  so.config = c->o_.kafka_config;
-  ASSIGN_OR_RETURN(c->sink_, KafkaSink::Create(so));
+  c->sink_ = c->o_.sink;
+  if (c->sink_ == nullptr) {
+    KafkaSinkOptions so;
+    so.brokers = c->o_.brokers;
+    so.config = c->o_.kafka_config;
+    ASSIGN_OR_RETURN(c->own_sink_, KafkaSink::Create(so));
+    c->sink_ = c->own_sink_.get();
+  }
   return c;
 }
 

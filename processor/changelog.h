@@ -52,6 +52,11 @@ struct ChangelogOptions {
   // Most bytes of ops in one record; a larger batch is written as several
   // chunks. Default 512 KiB (under Kafka's default 1 MB message size).
   size_t max_record_bytes = 512 << 10;
+  // A producer to write with instead of a new one (must outlive the
+  // changelog; every call from one thread, between that producer's own
+  // Flush()es). The stateful stage passes its own: one client fewer, with
+  // its threads and connections. Default null: the changelog makes its own.
+  KafkaSink* sink = nullptr;
 };
 
 struct RestoreStats {
@@ -110,7 +115,8 @@ class Changelog {
                                                             StateStore*);
 
   ChangelogOptions o_;
-  std::unique_ptr<KafkaSink> sink_;
+  std::unique_ptr<KafkaSink> own_sink_;  // null when o_.sink was given
+  KafkaSink* sink_ = nullptr;
   std::map<int32_t, Writer> writers_;
   int64_t records_out_ = 0;
   int64_t bytes_out_ = 0;

@@ -117,11 +117,13 @@ class IngestStage {
     so.topics = {o_.topics.trade, o_.topics.cloud_usage, o_.topics.model_transfers};
     so.max_batch = o_.max_batch;
     so.config = o_.kafka_config;
-    NoopListener listener;
+    CommitOnRevoke listener(this);
     ASSIGN_OR_RETURN(auto source, KafkaSource::Create(so, &listener));
+    source_ = source.get();
     absl::Status result;
     while (!stop.load()) {
       auto records = source->Poll(kPollTimeout);
+      if (absl::Status c = source->TakeAsyncCommitError(); !c.ok()) LogError("ingest commit", c);
       if (!records.ok()) {
         result = records.status();
         break;
@@ -135,6 +137,8 @@ class IngestStage {
             break;
           }
         }
+        // An idle stream's last offsets are committed too.
+        if (!durable_offsets_.empty()) CommitDurable(/*sync=*/false);
         continue;
       }
       BusySpan busy(m_);
@@ -143,27 +147,60 @@ class IngestStage {
         result = s;
         break;
       }
-      std::vector<PartitionOffset> offsets;
-      for (const auto& [tp, next] : next_offsets_) offsets.push_back({tp, next});
-      next_offsets_.clear();
-      // A failed commit only means re-delivery, which the design absorbs.
-      if (auto c = source->Commit(offsets); !c.ok()) LogError("ingest commit", c);
+      // The batch's outputs are durable: its offsets may be committed.
+      for (const auto& [tp, next] : batch_offsets_) durable_offsets_[tp] = next;
+      if (absl::Now() - last_commit_ >= kCommitInterval) CommitDurable(/*sync=*/false);
     }
+    // A clean stop leaves nothing to re-read (Close() revokes through the
+    // listener, which would commit too; doing it here reports the error).
+    CommitDurable(/*sync=*/true);
     source->Close();
+    source_ = nullptr;
     return result;
   }
 
  private:
-  class NoopListener final : public RebalanceListener {
+  // Offsets are committed at most every kCommitInterval, asynchronously, as
+  // Kafka Streams does (commit.interval.ms): a per-batch synchronous commit
+  // cost a coordinator round trip on every batch's path. What a crash can
+  // re-read grows to this interval's records, which the design absorbs
+  // (facts are deduplicated by the stateful stage, alerts by id in alertd).
+  static constexpr absl::Duration kCommitInterval = absl::Milliseconds(100);
+
+  // Takes the group's offsets on assignment; before partitions move, commits
+  // what is durable, so that their next owner starts where this one ended.
+  class CommitOnRevoke final : public RebalanceListener {
    public:
+    explicit CommitOnRevoke(IngestStage* stage) : stage_(stage) {}
     absl::StatusOr<std::vector<PartitionOffset>> OnAssigned(
         const std::vector<TopicPartition>& parts) override {
       std::vector<PartitionOffset> out;
       for (const auto& tp : parts) out.push_back({tp, -1});  // the group's offsets
       return out;
     }
-    void OnRevoked(const std::vector<TopicPartition>&) override {}
+    void OnRevoked(const std::vector<TopicPartition>&) override {
+      stage_->CommitDurable(/*sync=*/true);
+    }
+
+   private:
+    IngestStage* stage_;
   };
+
+  // Commits every durable offset not committed yet. A failure only means
+  // re-delivery.
+  void CommitDurable(bool sync) {
+    last_commit_ = absl::Now();
+    if (source_ == nullptr || durable_offsets_.empty()) return;
+    std::vector<PartitionOffset> offsets;
+    offsets.reserve(durable_offsets_.size());
+    for (const auto& [tp, next] : durable_offsets_) offsets.push_back({tp, next});
+    durable_offsets_.clear();
+    if (sync) {
+      if (absl::Status c = source_->Commit(offsets); !c.ok()) LogError("ingest commit", c);
+    } else {
+      source_->CommitAsync(offsets);
+    }
+  }
 
   struct Output {
     std::string topic, key, value;
@@ -175,6 +212,7 @@ class IngestStage {
     // One policy per batch: a new version takes effect at the next one.
     const std::shared_ptr<const DetectionEngine> engine = engines_->Current();
     outputs_.clear();
+    batch_offsets_.clear();
     absl::Time now = absl::Now();
     uint64_t n_alerts = 0, n_facts = 0;
     if (engine->watchlist().list != screened_with_.list) {
@@ -194,7 +232,7 @@ class IngestStage {
     const bool note_parties = engine->policy().RuleEnabled("SCREENING_MATCH");
     for (const Record& r : records) {
       ++m_.records_in;
-      next_offsets_[{std::string(r.topic), r.partition}] = r.offset + 1;
+      batch_offsets_[{std::string(r.topic), r.partition}] = r.offset + 1;
       absl::Status s;
       DecodeInfo info;
       auto stream = stream_of_.find(r.topic);
@@ -306,7 +344,12 @@ class IngestStage {
   WatchlistData screened_with_ = engines_->Current()->watchlist();
   ProcessorMetrics& m_;
   std::map<std::string, Stream, std::less<>> stream_of_;
-  std::map<TopicPartition, int64_t> next_offsets_;
+  KafkaSource* source_ = nullptr;  // while Run() runs
+  // The next offset per partition: of the batch being handled, and of the
+  // batches whose outputs are durable but not yet committed.
+  std::map<TopicPartition, int64_t> batch_offsets_;
+  std::map<TopicPartition, int64_t> durable_offsets_;
+  absl::Time last_commit_ = absl::InfinitePast();
   std::vector<Output> outputs_;
   // Not in an arena: the JSON decoder keeps the event's members for reuse
   // (release_* from an arena message would copy them).
@@ -589,6 +632,8 @@ class KafkaProcessor final : public Processor {
       co.brokers = o_.brokers;
       co.kafka_config = o_.kafka_config;
       co.topic = o_.topics.state_changelog;
+      // Only the stateful stage appends, between its own flushes.
+      co.sink = stateful_sink_.get();
       ASSIGN_OR_RETURN(changelog_, Changelog::Create(std::move(co)));
     }
     RocksDbStateStoreOptions so;
