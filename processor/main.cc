@@ -46,12 +46,14 @@ constexpr Command kCommands[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // glibc gives each thread that contends for malloc its own arena (up to
-  // 8 per core) and keeps what they free: with the stages' and librdkafka's
-  // threads the processor's peak RSS was 158-201 MiB against a 154 MiB
-  // budget; two arenas measured 136-138 MiB at the same CPU per event
-  // (BENCHMARKS.md, session 5). MALLOC_ARENA_MAX in the environment wins.
+#ifndef EW_WITH_JEMALLOC
+  // Without jemalloc (EW_JEMALLOC=OFF): glibc gives each thread that contends for malloc its own
+  // arena (up to 8 per core) and keeps what they free: with the stages' and librdkafka's threads
+  // the processor's peak RSS was 158-201 MiB against a 154 MiB budget; two arenas measured 136-138
+  // MiB at the same CPU per event (BENCHMARKS.md, session 5). MALLOC_ARENA_MAX in the environment
+  // wins.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+#endif
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     std::cout << kUsage;
