@@ -37,7 +37,19 @@ struct Window {
   bool contains_event = true;
 };
 
-Window WindowOf(const v1::QuotaWindow& w, int64_t t) {
+// A FIXED window's bounds, parsed once per rule rather than per event (the
+// date parse was 4% of the ingest stage's CPU).
+struct FixedBounds {
+  int64_t start_unix = 0;
+  int64_t end_unix = 0;
+};
+
+FixedBounds FixedBoundsOf(const v1::QuotaWindow& w) {
+  if (w.kind() != v1::QuotaWindow::FIXED) return {};
+  return {DayStartUnix(w.from()), DayStartUnix(w.until())};
+}
+
+Window WindowOf(const v1::QuotaWindow& w, const FixedBounds& fixed, int64_t t) {
   Window out;
   switch (w.kind()) {
     case v1::QuotaWindow::CALENDAR_YEAR: {
@@ -49,8 +61,8 @@ Window WindowOf(const v1::QuotaWindow& w, int64_t t) {
     }
     case v1::QuotaWindow::FIXED:
       out.id = absl::StrCat(w.from(), "..", w.until());
-      out.start_unix = DayStartUnix(w.from());
-      out.end_unix = DayStartUnix(w.until());
+      out.start_unix = fixed.start_unix;
+      out.end_unix = fixed.end_unix;
       out.contains_event = t >= out.start_unix && t < out.end_unix;
       break;
     default:
@@ -59,6 +71,11 @@ Window WindowOf(const v1::QuotaWindow& w, int64_t t) {
       out.end_unix = 0;
   }
   return out;
+}
+
+// WindowOf(...).contains_event without building the window.
+bool InWindow(const v1::QuotaWindow& w, const FixedBounds& fixed, int64_t t) {
+  return w.kind() != v1::QuotaWindow::FIXED || (t >= fixed.start_unix && t < fixed.end_unix);
 }
 
 v1::SubjectKind SubjectOf(v1::QuotaScope::Value scope) {
@@ -74,7 +91,8 @@ v1::SubjectKind SubjectOf(v1::QuotaScope::Value scope) {
 
 class QuotaRule final : public Rule {
  public:
-  explicit QuotaRule(const v1::QuotaDefinition& def) : def_(def) {}
+  explicit QuotaRule(const v1::QuotaDefinition& def)
+      : def_(def), fixed_(FixedBoundsOf(def.window())) {}
 
   absl::string_view id() const override { return def_.id(); }
 
@@ -86,7 +104,7 @@ class QuotaRule final : public Rule {
     if (key.empty()) return;
     if (def_.keys_size() > 0 && LimitFor(key) <= 0) return;  // not a listed key
     if (Measure(t, ctx.policy) <= 0) return;
-    if (!WindowOf(def_.window(), t.event_time().seconds()).contains_event) return;
+    if (!InWindow(def_.window(), fixed_, t.event_time().seconds())) return;
     out.Fact(def_.id(), std::move(key));
   }
 
@@ -96,7 +114,7 @@ class QuotaRule final : public Rule {
     const auto& t = event.trade();
     const double amount = Measure(t, ctx.policy);
     const double limit = LimitFor(key);
-    const Window w = WindowOf(def_.window(), t.event_time().seconds());
+    const Window w = WindowOf(def_.window(), fixed_, t.event_time().seconds());
     if (limit <= 0 || !w.contains_event) return absl::OkStatus();
     const std::string name = absl::StrCat("w/", w.id);
 
@@ -254,6 +272,7 @@ class QuotaRule final : public Rule {
   }
 
   const v1::QuotaDefinition& def_;
+  const FixedBounds fixed_;
 };
 
 }  // namespace
