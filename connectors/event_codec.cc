@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "common/iso_date.h"
 #include "common/status_macros.h"
 #include "connectors/simdjson_event_decoder.h"
 #include "google/protobuf/descriptor.h"
@@ -263,23 +264,8 @@ bool CountryOk(const std::string& code, bool required = false) {
 // other spellings (a sign, spaces: strtoll reads the year); the common one,
 // a valid date in digits, is answered without it.
 bool IsDate(const std::string& s) {
-  if (s.size() != 10) return false;
-  auto digits = [&](size_t from, size_t n) {
-    int v = 0;
-    for (size_t i = from; i < from + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return -1;
-      v = v * 10 + (s[i] - '0');
-    }
-    return v;
-  };
-  const int y = digits(0, 4), m = digits(5, 2), d = digits(8, 2);
-  if (y >= 0 && m >= 1 && m <= 12 && d >= 1 && s[4] == '-' && s[7] == '-') {
-    static constexpr int kDays[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    const bool leap = y % 400 == 0 || (y % 4 == 0 && y % 100 != 0);
-    if (d <= kDays[m] + (m == 2 && leap ? 1 : 0)) return true;
-  }
   absl::CivilDay day;
-  return absl::ParseCivilTime(s, &day);
+  return ParseIsoDay(s, &day);
 }
 
 // `field`, or `field[index]` for index >= 0. Field names are built only for

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "common/iso_date.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/rule.h"
 #include "processor/rules/window_log.h"
@@ -24,7 +25,7 @@ constexpr int64_t kDay = 86400;
 // The incorporation day, if the field is a valid YYYY-MM-DD.
 std::optional<absl::CivilDay> Incorporated(const v1::Party& p) {
   absl::CivilDay day;
-  if (p.incorporated_on().size() != 10 || !absl::ParseCivilTime(p.incorporated_on(), &day)) {
+  if (!ParseIsoDay(p.incorporated_on(), &day)) {
     return std::nullopt;
   }
   return day;
