@@ -45,6 +45,18 @@ constexpr Command kCommands[] = {
 
 }  // namespace
 
+#ifdef EW_WITH_JEMALLOC
+// jemalloc's defaults for this process: 2 arenas instead of 4 per core, and
+// freed pages returned within about a second instead of ten. With the
+// defaults the processor's peak RSS was 198 MiB at 5M keys against a 157 MiB
+// budget; with these, 131/132 MiB at 1M/5M keys at the same CPU per event
+// (BENCHMARKS.md, session 6). MALLOC_CONF in the environment overrides them.
+extern "C" {
+// NOLINTNEXTLINE: the name and type jemalloc reads at start-up.
+const char* malloc_conf = "narenas:2,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+#endif
+
 int main(int argc, char** argv) {
 #ifndef EW_WITH_JEMALLOC
   // Without jemalloc (EW_JEMALLOC=OFF): glibc gives each thread that contends for malloc its own
