@@ -236,8 +236,8 @@ class RdKafkaSource final : public KafkaSource {
   }
 
   // Served on the polling thread (the consumer queue), like the rebalance
-  // callback. Synchronous commits report through their return value too;
-  // only asynchronous ones need this.
+  // callback, for every commit: an asynchronous one's outcome arrives only
+  // here (a synchronous one's is also its return value).
   static void CommitTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t* offsets, void* opaque) {
     auto* self = static_cast<RdKafkaSource*>(opaque);
