@@ -27,7 +27,7 @@ class AlertsOnly final : public Emitter {
 void EntityRegistry::Note(const v1::Event& event) {
   for (const ScreenedParty& sp : ScreenedParties(event)) {
     // Keyed by role too: a party's slim event keeps it in the role it had.
-    std::string key = absl::StrCat(sp.role, "|", EntityKey(*sp.party));
+    std::string key = absl::StrCat(sp.role, "|", sp.key);
     auto [it, added] = parties_.try_emplace(std::move(key));
     it->second.last_seen = ++clock_;
     // The first event that named it is kept (copying one per event would

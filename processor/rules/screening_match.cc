@@ -108,7 +108,7 @@ void ScreenWith(const v1::Event& event, const RuleContext& ctx, const screening:
     spec.rule_id = kScreeningMatchId;
     spec.severity = strict && controlled ? v1::CRITICAL : v1::HIGH;
     spec.subject_kind = v1::ENTITY;
-    spec.subject_id = EntityKey(*sp.party);
+    spec.subject_id = sp.key;
     // A party known only by its parent's name is named after it.
     if (spec.subject_id.empty()) {
       spec.subject_id = absl::StrCat("parent:", NormalizeName(sp.party->ultimate_parent_name()));
@@ -179,7 +179,7 @@ std::vector<ScreenedParty> ScreenedParties(const v1::Event& event) {
   auto add = [&](absl::string_view role, const v1::Party& p) {
     if (parties.size() >= kMaxParties) return;
     if (p.name().empty() && p.ultimate_parent_name().empty()) return;
-    parties.push_back({role, &p});
+    parties.push_back({role, &p, {}});
   };
   if (event.has_trade()) {
     const auto& t = event.trade();
@@ -198,16 +198,20 @@ std::vector<ScreenedParty> ScreenedParties(const v1::Event& event) {
   }
   // One alert per entity: a purchaser that is also the consignee is one
   // party. Its fullest copy is screened (events often repeat a party with
-  // the ultimate parent filled in for one role only).
-  absl::flat_hash_map<std::string, size_t> index;
+  // the ultimate parent filled in for one role only). A handful of parties:
+  // a linear search beats a hash map built per event (this runs twice per
+  // event, for the rule and for the entity registry).
   std::vector<ScreenedParty> unique;
-  for (const auto& sp : parties) {
-    auto [it, added] = index.try_emplace(EntityKey(*sp.party), unique.size());
-    if (added) {
-      unique.push_back(sp);
-    } else if (unique[it->second].party->ultimate_parent_name().empty() &&
+  unique.reserve(parties.size());
+  for (auto& sp : parties) {
+    sp.key = EntityKey(*sp.party);
+    auto same = std::find_if(unique.begin(), unique.end(),
+                             [&](const ScreenedParty& u) { return u.key == sp.key; });
+    if (same == unique.end()) {
+      unique.push_back(std::move(sp));
+    } else if (same->party->ultimate_parent_name().empty() &&
                !sp.party->ultimate_parent_name().empty()) {
-      unique[it->second] = sp;
+      *same = std::move(sp);
     }
   }
   return unique;

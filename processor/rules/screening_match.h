@@ -22,6 +22,7 @@ inline constexpr absl::string_view kScreeningMatchId = "SCREENING_MATCH";
 struct ScreenedParty {
   absl::string_view role;
   const v1::Party* party;
+  std::string key;  // EntityKey(*party), computed once per event
 };
 // The screened parties of `event`, at most 64, each entity once.
 std::vector<ScreenedParty> ScreenedParties(const v1::Event& event);
