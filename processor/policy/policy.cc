@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "common/iso_date.h"
 #include "common/status_macros.h"
 #include "connectors/event_codec.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -25,7 +26,7 @@ absl::StatusOr<int64_t> ParseDay(absl::string_view field, const std::string& tex
                                  int64_t if_empty) {
   if (text.empty()) return if_empty;
   absl::CivilDay day;
-  if (text.size() != 10 || !absl::ParseCivilTime(text, &day)) {
+  if (!ParseIsoDay(text, &day)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": '", text, "' is not YYYY-MM-DD"));
   }
   return day - absl::CivilDay(1970, 1, 1);

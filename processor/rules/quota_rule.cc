@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
+#include "common/iso_date.h"
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/rule.h"
@@ -26,7 +27,7 @@ constexpr int kEvidenceIds = 20;
 
 int64_t DayStartUnix(const std::string& yyyy_mm_dd) {
   absl::CivilDay day;
-  absl::ParseCivilTime(yyyy_mm_dd, &day);  // validated by Policy
+  ParseIsoDay(yyyy_mm_dd, &day);  // validated by Policy
   return absl::ToUnixSeconds(absl::FromCivil(day, absl::UTCTimeZone()));
 }
 
