@@ -36,6 +36,27 @@ class VectorEmitter final : public Emitter {
   std::vector<v1::QuotaUsage>* reports_;
 };
 
+// The TradeParts of `from` selected by `parts` into `to` (cleared first).
+void CopyTradeParts(const v1::TradeEvent& from, uint32_t parts, v1::TradeEvent* to) {
+  to->Clear();
+  to->set_event_id(from.event_id());
+  if (from.has_event_time()) *to->mutable_event_time() = from.event_time();
+  to->set_shipment_id(from.shipment_id());
+  if (parts & kTradeItems) *to->mutable_items() = from.items();
+  if ((parts & kTradeUltimateConsignee) && from.has_ultimate_consignee()) {
+    *to->mutable_ultimate_consignee() = from.ultimate_consignee();
+  }
+  if ((parts & kTradePurchaser) && from.has_purchaser()) {
+    *to->mutable_purchaser() = from.purchaser();
+  }
+  if ((parts & kTradeEndUser) && from.has_end_user()) *to->mutable_end_user() = from.end_user();
+  if ((parts & kTradeExporter) && from.has_exporter()) *to->mutable_exporter() = from.exporter();
+  if (parts & kTradeDestinationCountry) to->set_destination_country(from.destination_country());
+  if ((parts & kTradeAuthorization) && from.has_authorization()) {
+    *to->mutable_authorization() = from.authorization();
+  }
+}
+
 }  // namespace
 
 v1::Fact MakeFact(const FactOut& f, const v1::Event& event) {
@@ -94,6 +115,22 @@ void DetectionEngine::DeriveFacts(const std::vector<v1::Alert>& alerts, size_t f
   }
 }
 
+const v1::Event& DetectionEngine::FactEvent(const v1::Event& event,
+                                            const std::vector<FactOut>& facts,
+                                            v1::Event* scratch) const {
+  if (!event.has_trade()) return event;
+  uint32_t parts = 0;
+  for (const auto& f : facts) {
+    if (f.payload.has_value()) continue;
+    auto it = by_id_.find(f.rule_id);
+    // Unknown here means "not a rule of this engine": keep everything.
+    parts |= it == by_id_.end() ? kTradeAllParts : it->second->trade_parts_applied();
+    if (parts == kTradeAllParts) return event;
+  }
+  CopyTradeParts(event.trade(), parts, scratch->mutable_trade());
+  return *scratch;
+}
+
 absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, const v1::Fact& fact, absl::Time now,
                                             TaskState& state, std::vector<v1::Alert>* alerts,
                                             std::vector<FactOut>* derived,
@@ -127,7 +164,9 @@ absl::Status DetectionEngine::ProcessInline(const v1::Event& event, absl::Time n
   Inspect(event, now, alerts, &facts);
   // Facts derived in stage 2 are applied too, in order, until none is left.
   std::deque<v1::Fact> queue;
-  for (const auto& f : facts) queue.push_back(MakeFact(f, event));
+  v1::Event scratch;
+  const v1::Event& fact_event = FactEvent(event, facts, &scratch);
+  for (const auto& f : facts) queue.push_back(MakeFact(f, fact_event));
   while (!queue.empty()) {
     v1::Fact fact = std::move(queue.front());
     queue.pop_front();

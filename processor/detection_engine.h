@@ -53,6 +53,13 @@ class DetectionEngine {
   void Inspect(const v1::Event& event, absl::Time now, std::vector<v1::Alert>* alerts,
                std::vector<FactOut>* facts) const;
 
+  // The event that the facts of `event` without a payload of their own
+  // carry: for a trade, a copy in `*scratch` of the parts their rules'
+  // Apply read (Rule::trade_parts_applied), else `event` itself. Call it
+  // after Inspect, with the facts Inspect appended for `event`.
+  const v1::Event& FactEvent(const v1::Event& event, const std::vector<FactOut>& facts,
+                             v1::Event* scratch) const;
+
   // Stage 2 (stateful): applies one fact unless its event id was applied to
   // (rule, key) before; returns whether it was applied. Facts of rules this
   // policy does not enable are skipped. Appends the alerts raised and the

@@ -268,7 +268,7 @@ class IngestStage {
       n_facts += event_facts_.size();
       if (!event_facts_.empty()) {
         event_bytes_.clear();
-        event_.AppendToString(&event_bytes_);
+        engine->FactEvent(event_, event_facts_, &fact_event_).AppendToString(&event_bytes_);
       }
       for (auto& f : event_facts_) {
         fact_.Clear();
@@ -356,8 +356,10 @@ class IngestStage {
   v1::Event event_;
   std::vector<v1::Alert> alerts_;
   std::vector<FactOut> event_facts_;
-  // A fact without its event, and the event serialized once for its facts.
+  // A fact without its event, and the event serialized once for its facts
+  // (for a trade, only the parts their rules read: fact_event_).
   v1::Fact fact_;
+  v1::Event fact_event_;
   std::string event_bytes_;
   // This batch's facts, a record per facts partition.
   FactBatcher facts_;

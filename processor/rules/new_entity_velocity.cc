@@ -42,6 +42,7 @@ int64_t AgeMonths(absl::CivilDay incorporated, int64_t at) {
 class NewEntityVelocity final : public Rule {
  public:
   absl::string_view id() const override { return kId; }
+  uint32_t trade_parts_applied() const override { return kTradeItems | kTradeUltimateConsignee; }
 
   void Inspect(const v1::Event& event, const RuleContext& ctx, Emitter& out) const override {
     if (!event.has_trade()) return;

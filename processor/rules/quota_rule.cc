@@ -97,6 +97,22 @@ class QuotaRule final : public Rule {
 
   absl::string_view id() const override { return def_.id(); }
 
+  // Measure reads the items; SubjectLabel the party of the scope, if any.
+  uint32_t trade_parts_applied() const override {
+    switch (def_.scope()) {
+      case v1::QuotaScope::ULTIMATE_CONSIGNEE:
+        return kTradeItems | kTradeUltimateConsignee;
+      case v1::QuotaScope::PURCHASER:
+        return kTradeItems | kTradePurchaser;
+      case v1::QuotaScope::END_USER:
+        return kTradeItems | kTradeEndUser;
+      case v1::QuotaScope::EXPORTER:
+        return kTradeItems | kTradeExporter;
+      default:
+        return kTradeItems;
+    }
+  }
+
   void Inspect(const v1::Event& event, const RuleContext& ctx, Emitter& out) const override {
     if (!event.has_trade()) return;
     const auto& t = event.trade();

@@ -11,6 +11,7 @@
 // new file plus its test.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -67,10 +68,31 @@ class KeyState {
   virtual void Put(absl::string_view name, std::string value) = 0;
 };
 
+// Parts of a trade event (bits). A rule names the parts its Apply reads, so
+// that its facts carry only those (DetectionEngine::FactEvent): most facts
+// are trades routed to a quota, which reads the items and nothing of the
+// five parties, the route or the payment that make up most of the event.
+// event_id, event_time and shipment_id always travel.
+enum TradeParts : uint32_t {
+  kTradeItems = 1u << 0,
+  kTradeUltimateConsignee = 1u << 1,
+  kTradePurchaser = 1u << 2,
+  kTradeEndUser = 1u << 3,
+  kTradeExporter = 1u << 4,
+  kTradeDestinationCountry = 1u << 5,
+  kTradeAuthorization = 1u << 6,
+  kTradeAllParts = ~0u,
+};
+
 class Rule {
  public:
   virtual ~Rule() = default;
   virtual absl::string_view id() const = 0;
+  // The TradeParts this rule's Apply reads of a trade event. The default,
+  // all of them, is always correct; a rule that names fewer must read
+  // nothing else (tests/processor/fact_event_test.cc applies every rule's
+  // facts both ways and compares).
+  virtual uint32_t trade_parts_applied() const { return kTradeAllParts; }
   virtual void Inspect(const v1::Event& event, const RuleContext& ctx, Emitter& out) const = 0;
   [[nodiscard]] virtual absl::Status Apply(const v1::Event& event, absl::string_view key,
                                            const RuleContext& ctx, KeyState& state,

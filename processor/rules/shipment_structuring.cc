@@ -23,6 +23,7 @@ constexpr int64_t kDay = 86400;
 class ShipmentStructuring final : public Rule {
  public:
   absl::string_view id() const override { return kId; }
+  uint32_t trade_parts_applied() const override { return kTradeItems | kTradeUltimateConsignee; }
 
   void Inspect(const v1::Event& event, const RuleContext& ctx, Emitter& out) const override {
     if (!event.has_trade() || !event.trade().has_ultimate_consignee()) return;

@@ -1,0 +1,232 @@
+// Facts of trade events carry only the parts their rules' Apply read
+// (Rule::trade_parts_applied, DetectionEngine::FactEvent). These tests prove
+// that the trimming changes nothing a user sees: the generator's stream,
+// violations included, is applied twice, once with the whole event in every
+// fact and once with the event trimmed to the parts of that fact's rule, and
+// the alerts, quota usages, derived facts and stored state must be identical.
+#include <deque>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "processor/detection_engine.h"
+#include "processor/gen/generator.h"
+#include "processor/policy/policy.h"
+#include "processor/task_state.h"
+#include "processor/watchlist_data.h"
+#include "state/state_store.h"
+
+namespace exportwatch::testing {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+
+// One side of the comparison: a store, the state over it, and what its
+// Applies produced.
+struct Side {
+  std::unique_ptr<StateStore> store = NewMemoryStateStore();
+  TaskState state{store.get(), 86400};
+  std::vector<v1::Alert> alerts;
+  std::vector<v1::QuotaUsage> reports;
+  std::vector<FactOut> derived;
+
+  // Applies `fact` and the facts derived from it, in order (as the stateful
+  // stage does through the facts topic).
+  void ApplyAll(const DetectionEngine& engine, v1::Fact fact, absl::Time now) {
+    std::deque<v1::Fact> queue{std::move(fact)};
+    while (!queue.empty()) {
+      const size_t first = derived.size();
+      auto applied = engine.Apply(0, queue.front(), now, state, &alerts, &derived, &reports);
+      ASSERT_TRUE(applied.ok()) << applied.status();
+      for (size_t i = first; i < derived.size(); ++i) {
+        queue.push_back(MakeFact(derived[i], queue.front().event()));
+      }
+      queue.pop_front();
+    }
+  }
+
+  std::map<std::string, std::string> Stored() {
+    std::map<std::string, std::string> out;
+    absl::Status s = store->Scan("", "", [&](absl::string_view k, absl::string_view v) {
+      out.emplace(std::string(k), std::string(v));
+      return true;
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+};
+
+// The profile, plus quotas over every party scope and the licence (the
+// shipped profiles only key quotas by country and ultimate consignee), with
+// limits low enough that the generator's stream reaches them.
+std::shared_ptr<const Policy> PolicyWithEveryQuotaScope(const std::string& profile) {
+  v1::Policy proto = (*Policy::FromProfile(profile))->proto();
+  const std::pair<const char*, v1::QuotaScope::Value> scopes[] = {
+      {"PURCHASER_CAP", v1::QuotaScope::PURCHASER},
+      {"END_USER_CAP", v1::QuotaScope::END_USER},
+      {"EXPORTER_CAP", v1::QuotaScope::EXPORTER},
+      {"LICENCE_CAP", v1::QuotaScope::AUTHORIZATION_ID},
+      {"CONSIGNEE_CAP", v1::QuotaScope::ULTIMATE_CONSIGNEE},
+      {"COUNTRY_CAP", v1::QuotaScope::DESTINATION_COUNTRY}};
+  for (const auto& [id, scope] : scopes) {
+    v1::QuotaDefinition* q = proto.add_quotas();
+    q->set_id(id);
+    q->set_rule_id(id);
+    q->set_scope(scope);
+    q->set_measure(v1::QuotaMeasure::TPP);
+    q->mutable_window()->set_kind(v1::QuotaWindow::CALENDAR_YEAR);
+    q->set_limit(5e6);
+    q->add_levels(0.5);
+    q->add_level_severities("LOW");
+    q->add_levels(1.0);
+    q->add_level_severities("MEDIUM");
+    proto.add_enabled_rules(id);
+  }
+  auto policy = Policy::Create(std::move(proto));
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return *policy;
+}
+
+class FactEventTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(FactEventTest, TrimmedFactsRaiseWhatWholeEventsRaise) {
+  const std::string data_dir = std::string(EW_SHARED_DIR) + "/data";
+  auto watchlist = LoadWatchlists({data_dir + "/moov-io-watchman/csl.csv"});
+  ASSERT_TRUE(watchlist.ok()) << watchlist.status();
+  DetectionEngine engine(PolicyWithEveryQuotaScope(GetParam()), *watchlist);
+  EventGenerator::Options o;
+  o.seed = 7;
+  o.violation_rate = 0.05;
+  o.data_dir = data_dir;
+  auto gen = EventGenerator::Create(o);
+  ASSERT_TRUE(gen.ok()) << gen.status();
+
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  Side whole, trimmed;
+  size_t trimmed_facts = 0, whole_bytes = 0, trimmed_bytes = 0;
+  std::map<std::string, int> facts_by_rule;
+  GeneratedEvent ge;
+  v1::Event scratch;
+  for (int i = 0; i < 20000; ++i) {
+    (*gen)->Next(&ge);
+    std::vector<v1::Alert> alerts;
+    std::vector<FactOut> facts;
+    engine.Inspect(ge.event, now, &alerts, &facts);
+    for (const FactOut& f : facts) {
+      // Each fact trimmed to its own rule's parts, not to the union the
+      // pipeline sends: a rule that reads a part it does not name must fail
+      // here even when another rule of the same event names that part.
+      const v1::Event& fact_event = engine.FactEvent(ge.event, {f}, &scratch);
+      ++facts_by_rule[f.rule_id];
+      if (!f.payload.has_value() && &fact_event != &ge.event) {
+        ++trimmed_facts;
+        whole_bytes += ge.event.ByteSizeLong();
+        trimmed_bytes += fact_event.ByteSizeLong();
+      }
+      whole.ApplyAll(engine, MakeFact(f, ge.event), now);
+      trimmed.ApplyAll(engine, MakeFact(f, fact_event), now);
+      if (HasFatalFailure()) return;
+    }
+    ASSERT_TRUE(whole.state.Commit().ok());
+    ASSERT_TRUE(trimmed.state.Commit().ok());
+  }
+
+  // The stream exercised the trimmed path, on every kind of quota.
+  for (const char* rule : {"PURCHASER_CAP", "END_USER_CAP", "EXPORTER_CAP", "LICENCE_CAP",
+                           "CONSIGNEE_CAP", "COUNTRY_CAP", "SHIPMENT_STRUCTURING"}) {
+    EXPECT_GT(facts_by_rule[rule], 0) << rule;
+  }
+  std::cout << GetParam() << ": " << trimmed_facts << " trimmed facts, " << trimmed_bytes
+            << " event bytes instead of " << whole_bytes << "\n";
+  EXPECT_GT(trimmed_facts, 1000u);
+  EXPECT_LT(trimmed_bytes, whole_bytes * 3 / 4) << "trimming kept most of the event";
+  std::map<std::string, int> alerts_by_rule;
+  for (const auto& a : whole.alerts) ++alerts_by_rule[a.rule_id()];
+  for (const char* rule : {"PURCHASER_CAP", "END_USER_CAP", "EXPORTER_CAP", "CONSIGNEE_CAP",
+                           "COUNTRY_CAP", "SHIPMENT_STRUCTURING"}) {
+    EXPECT_GT(alerts_by_rule[rule], 0) << rule << " raised nothing: its title went unchecked";
+  }
+
+  // Identical results.
+  ASSERT_EQ(whole.alerts.size(), trimmed.alerts.size());
+  for (size_t i = 0; i < whole.alerts.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(whole.alerts[i], trimmed.alerts[i]))
+        << whole.alerts[i].DebugString() << "\nvs\n"
+        << trimmed.alerts[i].DebugString();
+  }
+  ASSERT_EQ(whole.reports.size(), trimmed.reports.size());
+  for (size_t i = 0; i < whole.reports.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(whole.reports[i], trimmed.reports[i]));
+  }
+  ASSERT_EQ(whole.derived.size(), trimmed.derived.size());
+  for (size_t i = 0; i < whole.derived.size(); ++i) {
+    EXPECT_EQ(whole.derived[i].key, trimmed.derived[i].key);
+    ASSERT_TRUE(whole.derived[i].payload.has_value() && trimmed.derived[i].payload.has_value());
+    EXPECT_TRUE(MessageDifferencer::Equals(*whole.derived[i].payload, *trimmed.derived[i].payload));
+  }
+  EXPECT_EQ(whole.Stored(), trimmed.Stored());
+}
+
+INSTANTIATE_TEST_SUITE_P(Profiles, FactEventTest, ::testing::Values("current", "aidr-2025"));
+
+// A trade's facts keep the union of the parts their rules read; a rule that
+// does not say gets the whole event, and so does every other kind of event.
+TEST(FactEventTest, KeepsTheUnionOfThePartsItsRulesRead) {
+  DetectionEngine engine(PolicyWithEveryQuotaScope("aidr-2025"));
+  v1::Event event;
+  auto* t = event.mutable_trade();
+  t->set_event_id("tr-1");
+  t->mutable_event_time()->set_seconds(1'750'000'000);
+  t->set_shipment_id("SHP-1");
+  t->set_source("erp");
+  t->set_order_id("PO-1");
+  t->set_destination_country("VN");
+  t->add_items()->set_chip_model("H100");
+  for (auto* p : {t->mutable_exporter(), t->mutable_purchaser(), t->mutable_ultimate_consignee(),
+                  t->mutable_end_user()}) {
+    p->set_name("Someone");
+  }
+  t->add_route()->set_country("SG");
+  t->mutable_payment()->set_payer_name("Payer");
+  t->mutable_authorization()->set_id("LIC-1");
+  v1::Event scratch;
+
+  const v1::Event& country = engine.FactEvent(event, {{"COUNTRY_CAP", "VN", "", {}}}, &scratch);
+  ASSERT_EQ(&country, &scratch);
+  EXPECT_EQ(country.trade().event_id(), "tr-1");
+  EXPECT_EQ(country.trade().event_time().seconds(), 1'750'000'000);
+  EXPECT_EQ(country.trade().shipment_id(), "SHP-1");
+  EXPECT_EQ(country.trade().items_size(), 1);
+  EXPECT_FALSE(country.trade().has_purchaser());
+  EXPECT_FALSE(country.trade().has_ultimate_consignee());
+  EXPECT_FALSE(country.trade().has_payment());
+  EXPECT_EQ(country.trade().route_size(), 0);
+  EXPECT_EQ(country.trade().source(), "");
+
+  const v1::Event& two = engine.FactEvent(
+      event, {{"PURCHASER_CAP", "k", "", {}}, {"SHIPMENT_STRUCTURING", "k", "", {}}}, &scratch);
+  EXPECT_TRUE(two.trade().has_purchaser());
+  EXPECT_TRUE(two.trade().has_ultimate_consignee());
+  EXPECT_FALSE(two.trade().has_exporter());
+  EXPECT_FALSE(two.trade().has_end_user());
+
+  // Facts with a payload of their own do not widen it.
+  v1::Event own;
+  own.mutable_trade()->set_event_id("tr-1");
+  const v1::Event& with_payload = engine.FactEvent(
+      event, {{"COUNTRY_CAP", "VN", "", {}}, {"SERIAL_LOCATION_MISMATCH", "s", "", own}}, &scratch);
+  EXPECT_FALSE(with_payload.trade().has_ultimate_consignee());
+
+  EXPECT_EQ(&engine.FactEvent(event, {{"SITE_POWER_IMPLAUSIBLE", "s", "", {}}}, &scratch), &event);
+  EXPECT_EQ(&engine.FactEvent(event, {{"NOT_A_RULE", "k", "", {}}}, &scratch), &event);
+  v1::Event cloud;
+  cloud.mutable_cloud_usage()->set_event_id("cu-1");
+  EXPECT_EQ(&engine.FactEvent(cloud, {{"PRC_ADVANCED_IC", "t", "", {}}}, &scratch), &cloud);
+}
+
+}  // namespace
+}  // namespace exportwatch::testing
