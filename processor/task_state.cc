@@ -31,7 +31,8 @@ int32_t TaskState::ShardOf(absl::string_view key) {
   return p;
 }
 
-std::map<int32_t, std::vector<WriteBatch::Op>> TaskState::PendingByShard() const {
+std::map<int32_t, std::vector<WriteBatch::Op>> TaskState::PendingByShard() {
+  SerializeMessages();
   std::map<int32_t, std::vector<WriteBatch::Op>> out;
   for (const auto& [k, v] : pending_) out[ShardOf(k)].push_back({k, v});
   return out;
@@ -60,13 +61,38 @@ absl::StatusOr<bool> TaskState::SeenBefore(int32_t partition, absl::string_view 
   return false;
 }
 
+absl::StatusOr<google::protobuf::MessageLite*> TaskState::MutableMessage(
+    const std::string& full_key, const google::protobuf::MessageLite& prototype, bool* found) {
+  if (auto it = messages_.find(full_key); it != messages_.end()) {
+    *found = true;
+    return it->second.get();
+  }
+  auto stored = Get(full_key);
+  if (!stored.ok()) return stored.status();
+  std::unique_ptr<google::protobuf::MessageLite> m(prototype.New());
+  *found = stored->has_value() && m->ParseFromString(**stored);
+  if (!*found) m->Clear();  // unreadable: start afresh rather than stop the stage
+  google::protobuf::MessageLite* raw = m.get();
+  messages_.emplace(full_key, std::move(m));
+  return raw;
+}
+
+void TaskState::SerializeMessages() {
+  for (auto& [key, message] : messages_) pending_[key] = message->SerializeAsString();
+  messages_.clear();
+}
+
 absl::StatusOr<std::optional<std::string>> TaskState::Get(const std::string& full_key) {
+  if (auto m = messages_.find(full_key); m != messages_.end()) {
+    return std::optional<std::string>(m->second->SerializeAsString());
+  }
   auto it = pending_.find(full_key);
   if (it != pending_.end()) return std::optional<std::string>(it->second);
   return store_->Get(full_key);
 }
 
 void TaskState::Put(std::string full_key, std::string value) {
+  messages_.erase(full_key);
   pending_[std::move(full_key)] = std::move(value);
 }
 
@@ -75,6 +101,7 @@ void TaskState::SetOffset(int32_t partition, absl::string_view topic, int64_t ne
 }
 
 absl::Status TaskState::Commit() {
+  SerializeMessages();
   if (pending_.empty()) return absl::OkStatus();
   // Extracted, not copied: the keys move into the batch.
   std::vector<std::pair<std::string, std::string>> sorted;
@@ -101,6 +128,11 @@ absl::StatusOr<std::optional<std::string>> TaskState::Scoped::Get(absl::string_v
 
 void TaskState::Scoped::Put(absl::string_view name, std::string value) {
   ts_->Put(absl::StrCat(prefix_, name), std::move(value));
+}
+
+absl::StatusOr<google::protobuf::MessageLite*> TaskState::Scoped::MutableMessage(
+    absl::string_view name, const google::protobuf::MessageLite& prototype, bool* found) {
+  return ts_->MutableMessage(absl::StrCat(prefix_, name), prototype, found);
 }
 
 }  // namespace exportwatch

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,13 +56,20 @@ class TaskState {
   void Put(std::string full_key, std::string value);
   void SetOffset(int32_t partition, absl::string_view topic, int64_t next_offset);
 
+  // KeyState::Mutable over a full key.
+  [[nodiscard]] absl::StatusOr<google::protobuf::MessageLite*> MutableMessage(
+      const std::string& full_key, const google::protobuf::MessageLite& prototype, bool* found);
+
   // The writes since the last Commit, by shard (what the changelog gets).
-  std::map<int32_t, std::vector<WriteBatch::Op>> PendingByShard() const;
+  std::map<int32_t, std::vector<WriteBatch::Op>> PendingByShard();
 
   // Writes everything since the last Commit atomically.
   [[nodiscard]] absl::Status Commit();
   // Drops everything since the last Commit.
-  void Abort() { pending_.clear(); }
+  void Abort() {
+    pending_.clear();
+    messages_.clear();
+  }
 
   // KeyState of one (partition, rule, key) over this TaskState.
   class Scoped final : public KeyState {
@@ -71,15 +79,26 @@ class TaskState {
     absl::StatusOr<std::optional<std::string>> Get(absl::string_view name) override;
     void Put(absl::string_view name, std::string value) override;
 
+   protected:
+    absl::StatusOr<google::protobuf::MessageLite*> MutableMessage(
+        absl::string_view name, const google::protobuf::MessageLite& prototype,
+        bool* found) override;
+
    private:
     TaskState* ts_;
     std::string prefix_;
   };
 
  private:
+  // Serializes messages_ into pending_ and empties it.
+  void SerializeMessages();
+
   StateStore* store_;
   int64_t retention_;
   absl::flat_hash_map<std::string, std::string> pending_;
+  // Values held parsed (Mutable) until the batch ends: these win over
+  // pending_ and the store for their keys.
+  absl::flat_hash_map<std::string, std::unique_ptr<google::protobuf::MessageLite>> messages_;
 };
 
 }  // namespace exportwatch

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "common/iso_date.h"
+#include "common/status_macros.h"
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/rule.h"
@@ -135,12 +136,12 @@ class QuotaRule final : public Rule {
     if (limit <= 0 || !w.contains_event) return absl::OkStatus();
     const std::string name = absl::StrCat("w/", w.id);
 
-    v1::QuotaState q;
-    auto stored = state.Get(name);
-    if (!stored.ok()) return stored.status();
-    if (stored->has_value()) {
-      q.ParseFromString(**stored);
-    } else {
+    // Held parsed for the batch: a country's counter is rewritten by most
+    // of the batch's shipments.
+    bool stored = false;
+    ASSIGN_OR_RETURN(v1::QuotaState * state_q, state.Mutable<v1::QuotaState>(name, &stored));
+    v1::QuotaState& q = *state_q;
+    if (!stored) {
       q.set_levels_fired(-1);
       q.set_window_start_unix(w.start_unix);
       q.set_window_end_unix(w.end_unix);
@@ -180,7 +181,6 @@ class QuotaRule final : public Rule {
       SetValue(a, "window", w.id);
       out.Alert(std::move(a));
     }
-    state.Put(name, q.SerializeAsString());
     v1::QuotaUsage usage;
     usage.set_rule_id(def_.rule_id());
     usage.set_quota_id(def_.id());
@@ -194,7 +194,7 @@ class QuotaRule final : public Rule {
     }
     *usage.mutable_policy() = ctx.policy.ref();
     usage.set_level_reached(q.levels_fired() >= 0 ? def_.levels(q.levels_fired()) : 0);
-    usage.mutable_event_ids()->Swap(q.mutable_event_ids());  // q is stored already
+    *usage.mutable_event_ids() = q.event_ids();
     out.Report(std::move(usage));
     return absl::OkStatus();
   }

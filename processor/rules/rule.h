@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "exportwatch/v1/alert.pb.h"
 #include "exportwatch/v1/events.pb.h"
+#include "google/protobuf/message_lite.h"
 #include "processor/policy/policy.h"
 
 namespace exportwatch::screening {
@@ -66,6 +67,26 @@ class KeyState {
   virtual ~KeyState() = default;
   [[nodiscard]] virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view name) = 0;
   virtual void Put(absl::string_view name, std::string value) = 0;
+
+  // The message stored under `name`, parsed at its first use in a stateful
+  // batch and serialized once when the batch commits: for state that many
+  // facts of one batch rewrite (a country's quota counter), where a Get,
+  // parse, serialize and Put per fact was most of the rule's cost. Calling
+  // it counts as writing the value. `*found` says whether a value was
+  // stored (an unreadable one counts as absent). The pointer is valid until
+  // the batch commits or aborts; a Put or Get of the same name after it
+  // sees the message as it is then.
+  template <typename T>
+  [[nodiscard]] absl::StatusOr<T*> Mutable(absl::string_view name, bool* found) {
+    auto m = MutableMessage(name, T::default_instance(), found);
+    if (!m.ok()) return m.status();
+    return static_cast<T*>(*m);
+  }
+
+ protected:
+  // Mutable's work; `prototype` gives the message type.
+  [[nodiscard]] virtual absl::StatusOr<google::protobuf::MessageLite*> MutableMessage(
+      absl::string_view name, const google::protobuf::MessageLite& prototype, bool* found) = 0;
 };
 
 // Parts of a trade event (bits). A rule names the parts its Apply reads, so

@@ -1,0 +1,116 @@
+// TaskState: the stateful stage's overlay over the state store.
+#include "processor/task_state.h"
+
+#include <memory>
+#include <string>
+
+#include "exportwatch/v1/internal.pb.h"
+#include "gtest/gtest.h"
+#include "state/state_store.h"
+
+namespace exportwatch {
+namespace {
+
+class TaskStateTest : public ::testing::Test {
+ protected:
+  std::optional<std::string> Stored(const std::string& key) {
+    auto v = store_->Get(key);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? *v : std::nullopt;
+  }
+
+  std::unique_ptr<StateStore> store_ = NewMemoryStateStore();
+  TaskState state_{store_.get(), 3600};
+};
+
+TEST_F(TaskStateTest, MutableIsParsedOnceAndWrittenAtCommit) {
+  TaskState::Scoped quota(&state_, 3, "COUNTRY_QUOTA", "VN");
+  const std::string key = TaskState::StateKey(3, "COUNTRY_QUOTA", "VN", "w/2025");
+
+  bool found = true;
+  auto q = quota.Mutable<v1::QuotaState>("w/2025", &found);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_FALSE(found);
+  (*q)->set_used(10);
+  // The same message for the rest of the batch, and reads see it.
+  auto again = quota.Mutable<v1::QuotaState>("w/2025", &found);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(found);
+  EXPECT_EQ(*again, *q);
+  (*again)->set_used((*again)->used() + 5);
+  auto read = quota.Get("w/2025");
+  ASSERT_TRUE(read.ok() && read->has_value());
+  v1::QuotaState parsed;
+  ASSERT_TRUE(parsed.ParseFromString(**read));
+  EXPECT_EQ(parsed.used(), 15);
+  EXPECT_FALSE(Stored(key).has_value()) << "nothing reaches the store before Commit";
+
+  auto by_shard = state_.PendingByShard();
+  ASSERT_EQ(by_shard.size(), 1u);
+  ASSERT_EQ(by_shard[3].size(), 1u);
+  EXPECT_EQ(by_shard[3][0].key, key);
+  ASSERT_TRUE(state_.Commit().ok());
+  auto stored = Stored(key);
+  ASSERT_TRUE(stored.has_value());
+  ASSERT_TRUE(parsed.ParseFromString(*stored));
+  EXPECT_EQ(parsed.used(), 15);
+
+  // The next batch parses the stored value.
+  auto next = quota.Mutable<v1::QuotaState>("w/2025", &found);
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(found);
+  EXPECT_EQ((*next)->used(), 15);
+}
+
+TEST_F(TaskStateTest, PutAfterMutableWinsAndAbortDropsBoth) {
+  TaskState::Scoped s(&state_, 0, "R", "k");
+  bool found = false;
+  auto m = s.Mutable<v1::QuotaState>("x", &found);
+  ASSERT_TRUE(m.ok());
+  (*m)->set_used(1);
+  v1::QuotaState other;
+  other.set_used(7);
+  s.Put("x", other.SerializeAsString());
+  ASSERT_TRUE(state_.Commit().ok());
+  v1::QuotaState parsed;
+  ASSERT_TRUE(parsed.ParseFromString(*Stored(TaskState::StateKey(0, "R", "k", "x"))));
+  EXPECT_EQ(parsed.used(), 7);
+
+  auto dropped = s.Mutable<v1::QuotaState>("y", &found);
+  ASSERT_TRUE(dropped.ok());
+  (*dropped)->set_used(3);
+  state_.Abort();
+  ASSERT_TRUE(state_.Commit().ok());
+  EXPECT_FALSE(Stored(TaskState::StateKey(0, "R", "k", "y")).has_value());
+}
+
+TEST_F(TaskStateTest, UnreadableStoredValueStartsAfresh) {
+  const std::string key = TaskState::StateKey(0, "R", "k", "x");
+  WriteBatch b;
+  b.Put(key, std::string("\xff\xff\xff", 3));  // not a QuotaState
+  ASSERT_TRUE(store_->Write(b).ok());
+  TaskState::Scoped s(&state_, 0, "R", "k");
+  bool found = true;
+  auto m = s.Mutable<v1::QuotaState>("x", &found);
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(found);
+  EXPECT_EQ((*m)->used(), 0);
+  EXPECT_EQ((*m)->event_ids_size(), 0);
+}
+
+TEST_F(TaskStateTest, SeenBeforeWithinTheBatchAndAfterCommit) {
+  auto first = state_.SeenBefore(1, "R", "k", "ev-1", 1000);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(*first);
+  EXPECT_TRUE(*state_.SeenBefore(1, "R", "k", "ev-1", 1000));
+  EXPECT_FALSE(*state_.SeenBefore(1, "R", "other", "ev-1", 1000)) << "per (rule, key)";
+  ASSERT_TRUE(state_.Commit().ok());
+  EXPECT_TRUE(*state_.SeenBefore(1, "R", "k", "ev-1", 1000));
+  // Length-prefixed keys: "a/b" + "c" is not "a" + "b/c".
+  EXPECT_NE(TaskState::StateKey(0, "R", "a/b", "c"), TaskState::StateKey(0, "R", "a", "b/c"));
+  EXPECT_EQ(TaskState::ShardOf(TaskState::StateKey(12, "R", "k", "n")), 12);
+  EXPECT_EQ(TaskState::ShardOf("x/1/y"), -1);
+}
+
+}  // namespace
+}  // namespace exportwatch
