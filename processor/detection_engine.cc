@@ -105,11 +105,7 @@ void DetectionEngine::DeriveFacts(const std::vector<v1::Alert>& alerts, size_t f
     if (!composite_inputs_.contains(alerts[i].rule_id())) continue;
     // COMPOSITE_RISK needs the time, the id and the consignee, not the items.
     v1::Event slim;
-    auto* st = slim.mutable_trade();
-    st->set_event_id(t.event_id());
-    *st->mutable_event_time() = t.event_time();
-    st->set_shipment_id(t.shipment_id());
-    *st->mutable_ultimate_consignee() = t.ultimate_consignee();
+    CopyTradeParts(t, kTradeUltimateConsignee, slim.mutable_trade());
     facts->push_back({std::string(kComposite), EntityKey(t.ultimate_consignee()),
                       alerts[i].rule_id(), std::move(slim)});
   }

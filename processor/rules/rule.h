@@ -74,8 +74,8 @@ class KeyState {
   // parse, serialize and Put per fact was most of the rule's cost. Calling
   // it counts as writing the value. `*found` says whether a value was
   // stored (an unreadable one counts as absent). The pointer is valid until
-  // the batch commits or aborts; a Put or Get of the same name after it
-  // sees the message as it is then.
+  // the batch commits or aborts, or until a Put of the same name replaces
+  // the message; a Get of the same name sees the message as it is then.
   template <typename T>
   [[nodiscard]] absl::StatusOr<T*> Mutable(absl::string_view name, bool* found) {
     auto m = MutableMessage(name, T::default_instance(), found);
