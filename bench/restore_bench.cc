@@ -76,13 +76,15 @@ int Run(int argc, char** argv) {
   const std::string value(static_cast<size_t>(value_bytes), 'v');
   absl::Time t0 = absl::Now();
   for (int done = 0; done < ops; done += batch) {
-    std::map<int32_t, std::vector<WriteBatch::Op>> by_shard;
+    std::map<int32_t, std::vector<WriteBatch::Op>> ops_by_shard;
+    std::map<int32_t, std::vector<const WriteBatch::Op*>> by_shard;
     for (int p = 0; p < partitions; ++p) {
-      auto& list = by_shard[p];
+      auto& list = ops_by_shard[p];
       for (int i = done; i < std::min(ops, done + batch); ++i) {
         list.push_back(
             {TaskState::StateKey(p, "CONSIGNEE_LPP_QUOTA", absl::StrCat("C-", i), "w"), value});
       }
+      for (const auto& op : list) by_shard[p].push_back(&op);
     }
     auto s = (*writer)->Append(by_shard, stop);
     if (!s.ok()) {

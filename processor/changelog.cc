@@ -386,7 +386,8 @@ absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t e
 }
 
 absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
-    const std::map<int32_t, std::vector<WriteBatch::Op>>& ops, const std::atomic<bool>& stop) {
+    const std::map<int32_t, std::vector<const WriteBatch::Op*>>& ops,
+    const std::atomic<bool>& stop) {
   struct Chunk {
     int32_t partition;
     std::string key, value;
@@ -401,19 +402,19 @@ absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
     Writer& w = it->second;
     const uint64_t seq = ++w.seq;
     std::vector<std::string> bodies(1);
-    for (const auto& op : list) {
+    for (const WriteBatch::Op* op : list) {
       if (!bodies.back().empty() &&
-          bodies.back().size() + op.key.size() + (op.value ? op.value->size() : 0) + 20 >
+          bodies.back().size() + op->key.size() + (op->value ? op->value->size() : 0) + 20 >
               o_.max_record_bytes) {
         bodies.emplace_back();
       }
       std::string& b = bodies.back();
-      b.push_back(op.value ? kPut : kDelete);
-      PutVarint(&b, op.key.size());
-      b.append(op.key);
-      if (op.value) {
-        PutVarint(&b, op.value->size());
-        b.append(*op.value);
+      b.push_back(op->value ? kPut : kDelete);
+      PutVarint(&b, op->key.size());
+      b.append(op->key);
+      if (op->value) {
+        PutVarint(&b, op->value->size());
+        b.append(*op->value);
       }
     }
     for (size_t i = 0; i < bodies.size(); ++i) {

@@ -92,9 +92,11 @@ class Changelog {
 
   // Appends one poll batch: `ops` by shard (every shard must be acquired),
   // and waits until Kafka has them all. Returns the local checkpoint writes
-  // to put in the same local write batch as `ops`.
+  // to put in the same local write batch as `ops`. (Pointers: the ops stay
+  // where TaskState::Stage put them, on their way to the local batch.)
   [[nodiscard]] absl::StatusOr<std::vector<WriteBatch::Op>> Append(
-      const std::map<int32_t, std::vector<WriteBatch::Op>>& ops, const std::atomic<bool>& stop);
+      const std::map<int32_t, std::vector<const WriteBatch::Op*>>& ops,
+      const std::atomic<bool>& stop);
 
   // Forgets the writer epochs of shards no longer owned.
   void Release(int32_t partition);

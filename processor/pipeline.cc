@@ -530,7 +530,7 @@ class StatefulStage final : public RebalanceListener {
       // outputs and before the local write: a restore can then never hold a
       // state whose alerts were not delivered, and a crash before the local
       // write is repaired by the restore on restart.
-      auto by_shard = state_.PendingByShard();
+      const auto& by_shard = state_.Stage();
       if (!by_shard.empty()) {
         uint64_t r0 = changelog_->records_out(), b0 = changelog_->bytes_out();
         ASSIGN_OR_RETURN(auto checkpoints, changelog_->Append(by_shard, stop));

@@ -31,11 +31,32 @@ int32_t TaskState::ShardOf(absl::string_view key) {
   return p;
 }
 
-std::map<int32_t, std::vector<WriteBatch::Op>> TaskState::PendingByShard() {
+void TaskState::MoveToStage() {
   SerializeMessages();
-  std::map<int32_t, std::vector<WriteBatch::Op>> out;
-  for (const auto& [k, v] : pending_) out[ShardOf(k)].push_back({k, v});
-  return out;
+  // Once per batch, so staged_ never reallocates under Stage's pointers;
+  // later writes stay in pending_ and are written after the staged ones.
+  if (pending_.empty() || !staged_.empty()) return;
+  staged_.reserve(pending_.size());
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto node = pending_.extract(it++);  // erasing invalidates only the erased
+    staged_.push_back({std::move(node.key()), std::move(node.mapped())});
+  }
+  pending_.clear();
+  // Indices are sorted, not the ops: a swap moves 4 bytes, not two strings.
+  staged_order_.resize(staged_.size());
+  for (uint32_t i = 0; i < staged_order_.size(); ++i) staged_order_[i] = i;
+  std::sort(staged_order_.begin(), staged_order_.end(),
+            [this](uint32_t a, uint32_t b) { return staged_[a].key < staged_[b].key; });
+}
+
+const std::map<int32_t, std::vector<const WriteBatch::Op*>>& TaskState::Stage() {
+  MoveToStage();
+  if (staged_by_shard_.empty()) {
+    for (uint32_t i : staged_order_) {
+      staged_by_shard_[ShardOf(staged_[i].key)].push_back(&staged_[i]);
+    }
+  }
+  return staged_by_shard_;
 }
 
 absl::StatusOr<int64_t> TaskState::StoredOffset(int32_t partition, absl::string_view topic) {
@@ -88,6 +109,12 @@ absl::StatusOr<std::optional<std::string>> TaskState::Get(const std::string& ful
   }
   auto it = pending_.find(full_key);
   if (it != pending_.end()) return std::optional<std::string>(it->second);
+  if (!staged_.empty()) {
+    auto at = std::lower_bound(
+        staged_order_.begin(), staged_order_.end(), full_key,
+        [this](uint32_t i, const std::string& key) { return staged_[i].key < key; });
+    if (at != staged_order_.end() && staged_[*at].key == full_key) return staged_[*at].value;
+  }
   return store_->Get(full_key);
 }
 
@@ -101,24 +128,24 @@ void TaskState::SetOffset(int32_t partition, absl::string_view topic, int64_t ne
 }
 
 absl::Status TaskState::Commit() {
-  SerializeMessages();
-  if (pending_.empty()) return absl::OkStatus();
-  // Extracted, not copied: the keys move into the batch.
-  std::vector<std::pair<std::string, std::string>> sorted;
-  sorted.reserve(pending_.size());
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    auto node = pending_.extract(it++);  // erasing invalidates only the erased
-    sorted.emplace_back(std::move(node.key()), std::move(node.mapped()));
-  }
-  pending_.clear();
+  MoveToStage();
+  if (staged_.empty() && pending_.empty()) return absl::OkStatus();
   // In key order: RocksDB's memtable inserts a key next to the previous one
   // from where that one went (its skiplist "splice"), instead of searching
   // from the top; in hash order every insert is a full search.
-  std::sort(sorted.begin(), sorted.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
   WriteBatch batch;
-  batch.Reserve(sorted.size());
-  for (auto& [k, v] : sorted) batch.Put(std::move(k), std::move(v));
+  batch.Reserve(staged_.size() + pending_.size());
+  for (uint32_t i : staged_order_) {
+    batch.Put(std::move(staged_[i].key), std::move(*staged_[i].value));
+  }
+  ClearStaged();
+  // Written since Stage (the changelog's checkpoints): last, so they win
+  // over a staged write of the same key.
+  std::vector<std::pair<std::string, std::string>> rest(std::make_move_iterator(pending_.begin()),
+                                                        std::make_move_iterator(pending_.end()));
+  pending_.clear();
+  std::sort(rest.begin(), rest.end());
+  for (auto& [k, v] : rest) batch.Put(std::move(k), std::move(v));
   return store_->Write(batch);
 }
 

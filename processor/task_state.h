@@ -60,8 +60,12 @@ class TaskState {
   [[nodiscard]] absl::StatusOr<google::protobuf::MessageLite*> MutableMessage(
       const std::string& full_key, const google::protobuf::MessageLite& prototype, bool* found);
 
-  // The writes since the last Commit, by shard (what the changelog gets).
-  std::map<int32_t, std::vector<WriteBatch::Op>> PendingByShard();
+  // Moves the writes since the last Commit out of the overlay into the
+  // batch Commit will write (moved, not copied), and returns them by shard,
+  // each shard's in key order: what the changelog gets. Reads still see
+  // them; a Put after Stage (the changelog's checkpoints) wins over a staged
+  // write of the same key. Once per batch: a second call returns the same.
+  const std::map<int32_t, std::vector<const WriteBatch::Op*>>& Stage();
 
   // Writes everything since the last Commit atomically.
   [[nodiscard]] absl::Status Commit();
@@ -69,6 +73,7 @@ class TaskState {
   void Abort() {
     pending_.clear();
     messages_.clear();
+    ClearStaged();
   }
 
   // KeyState of one (partition, rule, key) over this TaskState.
@@ -92,6 +97,8 @@ class TaskState {
  private:
   // Serializes messages_ into pending_ and empties it.
   void SerializeMessages();
+  // Moves pending_ into staged_ (sorted by staged_order_), once per batch.
+  void MoveToStage();
 
   StateStore* store_;
   int64_t retention_;
@@ -99,6 +106,18 @@ class TaskState {
   // Values held parsed (Mutable) until the batch ends: these win over
   // pending_ and the store for their keys.
   absl::flat_hash_map<std::string, std::unique_ptr<google::protobuf::MessageLite>> messages_;
+  void ClearStaged() {
+    staged_.clear();
+    staged_order_.clear();
+    staged_by_shard_.clear();
+  }
+
+  // Stage()'s output until Commit: the writes (in the overlay's hash
+  // order), their indices in key order (RocksDB gets them in that order),
+  // and pointers to them by shard (the changelog gets those).
+  std::vector<WriteBatch::Op> staged_;
+  std::vector<uint32_t> staged_order_;
+  std::map<int32_t, std::vector<const WriteBatch::Op*>> staged_by_shard_;
 };
 
 }  // namespace exportwatch

@@ -35,7 +35,8 @@ class ChangelogTest : public ::testing::Test {
 
   // Appends `ops` on shard 0 and writes them locally, as the stage does.
   void Write(Changelog& c, StateStore* store, std::vector<WriteBatch::Op> ops) {
-    std::map<int32_t, std::vector<WriteBatch::Op>> by_shard = {{0, ops}};
+    std::map<int32_t, std::vector<const WriteBatch::Op*>> by_shard;
+    for (const auto& op : ops) by_shard[0].push_back(&op);
     auto checkpoints = c.Append(by_shard, stop_);
     ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
     WriteBatch wb;

@@ -45,10 +45,10 @@ TEST_F(TaskStateTest, MutableIsParsedOnceAndWrittenAtCommit) {
   EXPECT_EQ(parsed.used(), 15);
   EXPECT_FALSE(Stored(key).has_value()) << "nothing reaches the store before Commit";
 
-  auto by_shard = state_.PendingByShard();
+  const auto& by_shard = state_.Stage();
   ASSERT_EQ(by_shard.size(), 1u);
-  ASSERT_EQ(by_shard[3].size(), 1u);
-  EXPECT_EQ(by_shard[3][0].key, key);
+  ASSERT_EQ(by_shard.at(3).size(), 1u);
+  EXPECT_EQ(by_shard.at(3)[0]->key, key);
   ASSERT_TRUE(state_.Commit().ok());
   auto stored = Stored(key);
   ASSERT_TRUE(stored.has_value());
@@ -82,6 +82,54 @@ TEST_F(TaskStateTest, PutAfterMutableWinsAndAbortDropsBoth) {
   state_.Abort();
   ASSERT_TRUE(state_.Commit().ok());
   EXPECT_FALSE(Stored(TaskState::StateKey(0, "R", "k", "y")).has_value());
+}
+
+TEST_F(TaskStateTest, StageGroupsByShardInKeyOrderAndCommitWritesIt) {
+  const std::string a = TaskState::StateKey(2, "R", "b", "n");
+  const std::string b = TaskState::StateKey(2, "R", "a", "n");
+  const std::string c = TaskState::StateKey(10, "R", "a", "n");
+  state_.Put(a, "A");
+  state_.Put(b, "B");
+  state_.Put(c, "C");
+  ASSERT_FALSE(*state_.SeenBefore(2, "R", "a", "ev-1", 1000));
+  const auto& staged = state_.Stage();
+  ASSERT_EQ(staged.size(), 2u);
+  const auto& two = staged.at(2);
+  ASSERT_EQ(two.size(), 3u) << "two state keys and the dedup mark";
+  for (size_t i = 1; i < two.size(); ++i) EXPECT_LT(two[i - 1]->key, two[i]->key);
+  EXPECT_EQ(two[0]->key.substr(0, 4), "d/2/");
+  ASSERT_EQ(staged.at(10).size(), 1u);
+
+  // Staged writes are still read back, and the mark still counts.
+  auto read = state_.Get(b);
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ(**read, "B");
+  EXPECT_TRUE(*state_.SeenBefore(2, "R", "a", "ev-1", 1000));
+  // A write after Stage (the changelog's checkpoints) wins.
+  state_.Put(a, "A2");
+  read = state_.Get(a);
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ(**read, "A2");
+  EXPECT_FALSE(Stored(a).has_value()) << "nothing reaches the store before Commit";
+
+  ASSERT_TRUE(state_.Commit().ok());
+  EXPECT_EQ(Stored(a), "A2");
+  EXPECT_EQ(Stored(b), "B");
+  EXPECT_EQ(Stored(c), "C");
+  EXPECT_TRUE(*state_.SeenBefore(2, "R", "a", "ev-1", 1000));
+  EXPECT_TRUE(state_.Stage().empty()) << "Commit empties the stage";
+}
+
+TEST_F(TaskStateTest, AbortDropsStagedWrites) {
+  const std::string a = TaskState::StateKey(1, "R", "k", "n");
+  state_.Put(a, "A");
+  ASSERT_EQ(state_.Stage().size(), 1u);
+  state_.Abort();
+  ASSERT_TRUE(state_.Commit().ok());
+  EXPECT_FALSE(Stored(a).has_value());
+  auto read = state_.Get(a);
+  ASSERT_TRUE(read.ok());
+  EXPECT_FALSE(read->has_value());
 }
 
 TEST_F(TaskStateTest, UnreadableStoredValueStartsAfresh) {
