@@ -94,4 +94,10 @@ bool IsIsoCountry(absl::string_view code);
 absl::string_view EventId(const v1::Event& event);
 int64_t EventTimeSeconds(const v1::Event& event);
 
+namespace internal {
+// True when the per-event finiteness check of small binary records reads
+// every double of the schema (else such records take the full walk).
+bool FastDoubleCheckCoversSchema();
+}  // namespace internal
+
 }  // namespace exportwatch

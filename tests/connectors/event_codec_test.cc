@@ -1,6 +1,8 @@
 #include "connectors/event_codec.h"
 
 #include <cmath>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -81,6 +83,83 @@ TEST(EventCodecTest, ProtobufBinaryRoundTrips) {
   ASSERT_TRUE(
       DecodeEvent(Stream::kTrade, ContentType::kProtobuf, bytes, DecodeLimits(), &e, nullptr).ok());
   EXPECT_EQ(e.trade().SerializeAsString(), bytes);
+}
+
+// The short path reads the schema's doubles by generated accessors: every
+// double reachable from Event, set to NaN in an otherwise valid small record,
+// must be rejected, and the short path must know all of them (else every
+// record takes the full walk).
+TEST(EventCodecTest, EveryDoubleOfTheSchemaIsCheckedOnTheShortPath) {
+  EXPECT_TRUE(internal::FastDoubleCheckCoversSchema())
+      << "a double was added to the event schema: teach EventDoublesFinite "
+         "(event_codec.cc) to read it";
+  using FD = google::protobuf::FieldDescriptor;
+  const std::pair<Stream, const char*> kStreams[] = {
+      {Stream::kTrade, "contract_trade.json"},
+      {Stream::kCloudUsage, "contract_cloud_usage.json"},
+      {Stream::kModelTransfer, "contract_model_transfer.json"}};
+  int checked = 0;
+  for (const auto& [stream, fixture] : kStreams) {
+    const v1::Event original = MustDecode(stream, Fixture(fixture));
+    const google::protobuf::Message* member = nullptr;
+    switch (stream) {
+      case Stream::kTrade:
+        member = &original.trade();
+        break;
+      case Stream::kCloudUsage:
+        member = &original.cloud_usage();
+        break;
+      case Stream::kModelTransfer:
+        member = &original.model_transfer();
+        break;
+    }
+    // Each path to a double: the message fields leading to it, then it.
+    std::vector<std::vector<const FD*>> paths;
+    std::function<void(const google::protobuf::Descriptor*, std::vector<const FD*>)> walk =
+        [&](const google::protobuf::Descriptor* d, std::vector<const FD*> prefix) {
+          for (int i = 0; i < d->field_count(); ++i) {
+            const FD* f = d->field(i);
+            auto path = prefix;
+            path.push_back(f);
+            if (f->cpp_type() == FD::CPPTYPE_DOUBLE) paths.push_back(path);
+            if (f->cpp_type() == FD::CPPTYPE_MESSAGE) walk(f->message_type(), path);
+          }
+        };
+    walk(member->GetDescriptor(), {});
+    for (const auto& path : paths) {
+      std::unique_ptr<google::protobuf::Message> m(member->New());
+      m->CopyFrom(*member);
+      google::protobuf::Message* at = m.get();
+      std::string name;
+      for (size_t i = 0; i + 1 < path.size(); ++i) {
+        const auto* refl = at->GetReflection();
+        name += path[i]->name() + ".";
+        if (path[i]->is_repeated()) {
+          at = refl->FieldSize(*at, path[i]) > 0 ? refl->MutableRepeatedMessage(at, path[i], 0)
+                                                 : refl->AddMessage(at, path[i]);
+        } else {
+          at = refl->MutableMessage(at, path[i]);
+        }
+      }
+      const FD* leaf = path.back();
+      name += leaf->name();
+      if (leaf->is_repeated()) {
+        at->GetReflection()->AddDouble(at, leaf, std::nan(""));
+      } else {
+        at->GetReflection()->SetDouble(at, leaf, std::nan(""));
+      }
+      SCOPED_TRACE(name);
+      const std::string wire = m->SerializeAsString();
+      ASSERT_LT(wire.size(), DecodeLimits().max_string_bytes) << "must take the short path";
+      v1::Event e;
+      absl::Status s =
+          DecodeEvent(stream, ContentType::kProtobuf, wire, DecodeLimits(), &e, nullptr);
+      EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+      EXPECT_NE(s.message().find("not a finite number"), std::string::npos) << s;
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 7);
 }
 
 // Binary records small enough that only their doubles need checking take a
