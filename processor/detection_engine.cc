@@ -15,10 +15,11 @@ constexpr absl::string_view kComposite = "COMPOSITE_RISK";
 class VectorEmitter final : public Emitter {
  public:
   VectorEmitter(std::vector<v1::Alert>* alerts, std::vector<FactOut>* facts,
-                std::vector<v1::QuotaUsage>* reports = nullptr)
+                UsageReports* reports = nullptr)
       : alerts_(alerts), facts_(facts), reports_(reports) {}
-  void Report(v1::QuotaUsage usage) override {
-    if (reports_ != nullptr) reports_->push_back(std::move(usage));
+  v1::QuotaUsage* UsageSlot(absl::string_view quota_id, absl::string_view subject_id,
+                            int64_t window_start_unix) override {
+    return reports_ == nullptr ? nullptr : reports_->Slot(quota_id, subject_id, window_start_unix);
   }
   void Alert(v1::Alert alert) override { alerts_->push_back(std::move(alert)); }
   void Fact(absl::string_view rule_id, std::string key) override {
@@ -33,7 +34,7 @@ class VectorEmitter final : public Emitter {
  private:
   std::vector<v1::Alert>* alerts_;
   std::vector<FactOut>* facts_;
-  std::vector<v1::QuotaUsage>* reports_;
+  UsageReports* reports_;
 };
 
 // The TradeParts of `from` selected by `parts` into `to` (cleared first).
@@ -58,6 +59,30 @@ void CopyTradeParts(const v1::TradeEvent& from, uint32_t parts, v1::TradeEvent* 
 }
 
 }  // namespace
+
+std::string QuotaUsageKey(absl::string_view quota_id, absl::string_view subject_id,
+                          int64_t window_start_unix) {
+  return absl::StrCat(quota_id, "|", subject_id, "|", window_start_unix);
+}
+
+v1::QuotaUsage* UsageReports::Slot(absl::string_view quota_id, absl::string_view subject_id,
+                                   int64_t window_start_unix) {
+  std::string key = QuotaUsageKey(quota_id, subject_id, window_start_unix);
+  auto [it, added] = index_.try_emplace(key, used_);
+  if (added) {
+    if (used_ == slots_.size()) slots_.push_back(std::make_unique<Entry>());
+    slots_[used_]->key = std::move(key);
+    ++used_;
+  }
+  v1::QuotaUsage* usage = &slots_[it->second]->usage;
+  usage->Clear();
+  return usage;
+}
+
+void UsageReports::Clear() {
+  used_ = 0;
+  index_.clear();
+}
 
 v1::Fact MakeFact(const FactOut& f, const v1::Event& event) {
   v1::Fact fact;
@@ -130,7 +155,7 @@ const v1::Event& DetectionEngine::FactEvent(const v1::Event& event,
 absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, const v1::Fact& fact, absl::Time now,
                                             TaskState& state, std::vector<v1::Alert>* alerts,
                                             std::vector<FactOut>* derived,
-                                            std::vector<v1::QuotaUsage>* reports) const {
+                                            UsageReports* reports) const {
   auto it = by_id_.find(fact.rule_id());
   if (it == by_id_.end()) return false;
   const v1::Event& event = fact.event();

@@ -27,6 +27,37 @@
 
 namespace exportwatch {
 
+// "<quota id>|<subject id>|<window start, unix seconds>": a quota window's
+// key on the quota-usage topic (compacted: the newest usage per window).
+std::string QuotaUsageKey(absl::string_view quota_id, absl::string_view subject_id,
+                          int64_t window_start_unix);
+
+// The quota usages a stateful batch reported: the newest per quota window.
+// Kept from batch to batch: a country's quota is reported by most shipments
+// of a batch, and its slot (event ids included) is rebuilt in the same
+// message instead of a new one per shipment.
+class UsageReports {
+ public:
+  // The window's slot, cleared (Emitter::UsageSlot).
+  v1::QuotaUsage* Slot(absl::string_view quota_id, absl::string_view subject_id,
+                       int64_t window_start_unix);
+  // Forgets the reports; keeps the messages for the next batch.
+  void Clear();
+  // The reports, in the order their windows were first reported.
+  size_t size() const { return used_; }
+  const std::string& key(size_t i) const { return slots_[i]->key; }
+  const v1::QuotaUsage& usage(size_t i) const { return slots_[i]->usage; }
+
+ private:
+  struct Entry {
+    std::string key;
+    v1::QuotaUsage usage;
+  };
+  std::vector<std::unique_ptr<Entry>> slots_;  // [0, used_) hold this batch's
+  size_t used_ = 0;
+  absl::flat_hash_map<std::string, size_t> index_;  // key -> slot
+};
+
 struct FactOut {
   std::string rule_id;
   std::string key;
@@ -68,7 +99,7 @@ class DetectionEngine {
   [[nodiscard]] absl::StatusOr<bool> Apply(int32_t partition, const v1::Fact& fact, absl::Time now,
                                            TaskState& state, std::vector<v1::Alert>* alerts,
                                            std::vector<FactOut>* derived,
-                                           std::vector<v1::QuotaUsage>* reports = nullptr) const;
+                                           UsageReports* reports = nullptr) const;
 
   // Both stages in-process, in order, as `replay` runs them: Inspect, then
   // Apply every fact on shard 0 of `state`, then Commit. Appends the alerts.

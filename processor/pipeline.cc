@@ -95,7 +95,7 @@ class BusySpan {
 }  // namespace
 
 std::string QuotaUsageKey(const v1::QuotaUsage& u) {
-  return absl::StrCat(u.quota_id(), "|", u.subject().id(), "|", u.window_start().seconds());
+  return QuotaUsageKey(u.quota_id(), u.subject().id(), u.window_start().seconds());
 }
 
 namespace {
@@ -464,7 +464,7 @@ class StatefulStage final : public RebalanceListener {
     const std::shared_ptr<const DetectionEngine> engine = engines_->Current();
     alerts_.clear();
     derived_.clear();
-    reports_.clear();
+    reports_.Clear();
     arena_.Reset();
     absl::Time now = absl::Now();
     uint64_t n_derived = 0;
@@ -503,9 +503,7 @@ class StatefulStage final : public RebalanceListener {
     // same alert ids and facts (dropped downstream as duplicates). Quota
     // usages go with them: the newest per quota window (a compacted topic
     // keeps the newest per key, so a repeat is harmless).
-    absl::flat_hash_map<std::string, size_t> newest_usage;
-    for (size_t i = 0; i < reports_.size(); ++i) newest_usage[QuotaUsageKey(reports_[i])] = i;
-    if (!alerts_.empty() || !derived_records.empty() || !newest_usage.empty()) {
+    if (!alerts_.empty() || !derived_records.empty() || reports_.size() > 0) {
       RETURN_IF_ERROR(ProduceDurably(*sink_, stop, m_, "stateful", [&]() -> absl::Status {
         for (const auto& a : alerts_) {
           RETURN_IF_ERROR(sink_->Produce(o_.topics.alerts, a.alert_id(), ToJson(a),
@@ -514,9 +512,9 @@ class StatefulStage final : public RebalanceListener {
         for (const auto& [partition, value] : derived_records) {
           RETURN_IF_ERROR(sink_->Produce(o_.topics.facts, "", value, {}, partition));
         }
-        for (const auto& [key, i] : newest_usage) {
-          RETURN_IF_ERROR(sink_->Produce(o_.topics.quota_usage, key,
-                                         reports_[i].SerializeAsString(),
+        for (size_t i = 0; i < reports_.size(); ++i) {
+          RETURN_IF_ERROR(sink_->Produce(o_.topics.quota_usage, reports_.key(i),
+                                         reports_.usage(i).SerializeAsString(),
                                          {{"content-type", "application/x-protobuf"}}));
         }
         return absl::OkStatus();
@@ -558,7 +556,7 @@ class StatefulStage final : public RebalanceListener {
   google::protobuf::Arena arena_{BatchArenaOptions()};
   std::vector<FactOut> derived_;
   FactBatcher derived_records_;
-  std::vector<v1::QuotaUsage> reports_;
+  UsageReports reports_;
   const bool report_usage = !o_.topics.quota_usage.empty();
 };
 

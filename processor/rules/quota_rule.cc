@@ -181,21 +181,22 @@ class QuotaRule final : public Rule {
       SetValue(a, "window", w.id);
       out.Alert(std::move(a));
     }
-    v1::QuotaUsage usage;
-    usage.set_rule_id(def_.rule_id());
-    usage.set_quota_id(def_.id());
-    usage.mutable_subject()->set_kind(SubjectOf(def_.scope()));
-    usage.mutable_subject()->set_id(std::string(key));
-    usage.set_used(q.used());
-    usage.set_limit(limit);
-    if (q.window_end_unix() > q.window_start_unix()) {  // LIFETIME has no bounds
-      usage.mutable_window_start()->set_seconds(q.window_start_unix());
-      usage.mutable_window_end()->set_seconds(q.window_end_unix());
+    const bool bounded = q.window_end_unix() > q.window_start_unix();  // LIFETIME has none
+    v1::QuotaUsage* usage = out.UsageSlot(def_.id(), key, bounded ? q.window_start_unix() : 0);
+    if (usage == nullptr) return absl::OkStatus();
+    usage->set_rule_id(def_.rule_id());
+    usage->set_quota_id(def_.id());
+    usage->mutable_subject()->set_kind(SubjectOf(def_.scope()));
+    usage->mutable_subject()->set_id(key.data(), key.size());
+    usage->set_used(q.used());
+    usage->set_limit(limit);
+    if (bounded) {
+      usage->mutable_window_start()->set_seconds(q.window_start_unix());
+      usage->mutable_window_end()->set_seconds(q.window_end_unix());
     }
-    *usage.mutable_policy() = ctx.policy.ref();
-    usage.set_level_reached(q.levels_fired() >= 0 ? def_.levels(q.levels_fired()) : 0);
-    *usage.mutable_event_ids() = q.event_ids();
-    out.Report(std::move(usage));
+    *usage->mutable_policy() = ctx.policy.ref();
+    usage->set_level_reached(q.levels_fired() >= 0 ? def_.levels(q.levels_fired()) : 0);
+    *usage->mutable_event_ids() = q.event_ids();
     return absl::OkStatus();
   }
 

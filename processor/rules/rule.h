@@ -56,9 +56,15 @@ class Emitter {
   // and event_time) instead: for rules that fan one event out to many keys
   // (one fact per serial number) and need only a few of its fields.
   virtual void Fact(absl::string_view rule_id, std::string key, v1::Event payload) = 0;
-  // The current usage of a quota (QueryService's view), after an Apply
-  // changed it. Dropped by emitters that serve no view.
-  virtual void Report(v1::QuotaUsage usage) { (void)usage; }
+  // The message to fill with a quota window's current usage (QueryService's
+  // view) after an Apply changed it: cleared, and the same one for every
+  // report of that window until the stateful batch ends, since only the
+  // newest is published. Null from emitters that serve no view: nothing to
+  // build. `window_start_unix`: 0 for a window without bounds.
+  virtual v1::QuotaUsage* UsageSlot(absl::string_view quota_id, absl::string_view subject_id,
+                                    int64_t window_start_unix) {
+    return nullptr;
+  }
 };
 
 // The state of one (rule, key): small named values.

@@ -124,7 +124,7 @@ inline void PushFactsOutOfTheLog(Cluster& cluster, size_t bytes = 6 << 20) {
     // has not grown for 15 s. That is longer than a rebalance on the mock
     // (up to ~12 s: it waits session.timeout - 1 s, sometimes twice), which
     // can hold an ingest stage's next facts back: with 3 s, one CI run under
-    // ctest -j2 lost a batch of quota facts that way (5 counters short).
+    // ctest -j2 lost a batch of quota facts (5 counters short), likely so.
     stable_polls = now == ends ? stable_polls + 1 : 0;
     const bool ingest_committed = behind == 0 && stable_polls >= 1 && IngestLag(cluster) == 0;
     settled = ingest_committed || (behind == 0 && stable_polls >= 30);

@@ -31,7 +31,8 @@ struct Side {
   std::unique_ptr<StateStore> store = NewMemoryStateStore();
   TaskState state{store.get(), 86400};
   std::vector<v1::Alert> alerts;
-  std::vector<v1::QuotaUsage> reports;
+  std::vector<v1::QuotaUsage> reports;  // every report, in order
+  UsageReports batch;
   std::vector<FactOut> derived;
 
   // Applies `fact` and the facts derived from it, in order (as the stateful
@@ -40,8 +41,10 @@ struct Side {
     std::deque<v1::Fact> queue{std::move(fact)};
     while (!queue.empty()) {
       const size_t first = derived.size();
-      auto applied = engine.Apply(0, queue.front(), now, state, &alerts, &derived, &reports);
+      batch.Clear();  // one Apply per "batch": each of its reports is kept
+      auto applied = engine.Apply(0, queue.front(), now, state, &alerts, &derived, &batch);
       ASSERT_TRUE(applied.ok()) << applied.status();
+      for (size_t i = 0; i < batch.size(); ++i) reports.push_back(batch.usage(i));
       for (size_t i = first; i < derived.size(); ++i) {
         queue.push_back(MakeFact(derived[i], queue.front().event()));
       }

@@ -1,0 +1,48 @@
+// UsageReports: the newest quota usage per window of a stateful batch.
+#include <string>
+
+#include "gtest/gtest.h"
+#include "processor/detection_engine.h"
+
+namespace exportwatch {
+namespace {
+
+TEST(UsageReportsTest, KeepsTheNewestPerWindowInFirstReportOrder) {
+  UsageReports reports;
+  v1::QuotaUsage* vn = reports.Slot("COUNTRY_QUOTA", "VN", 1700000000);
+  vn->set_used(1);
+  vn->add_event_ids("e1");
+  reports.Slot("COUNTRY_QUOTA", "SG", 1700000000)->set_used(5);
+  // The same window again: the same message, cleared for the newer usage.
+  v1::QuotaUsage* again = reports.Slot("COUNTRY_QUOTA", "VN", 1700000000);
+  EXPECT_EQ(again, vn);
+  EXPECT_EQ(again->used(), 0);
+  EXPECT_EQ(again->event_ids_size(), 0);
+  again->set_used(2);
+  // Another window of the same quota and subject is another report.
+  reports.Slot("COUNTRY_QUOTA", "VN", 0)->set_used(7);
+
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports.key(0), "COUNTRY_QUOTA|VN|1700000000");
+  EXPECT_EQ(reports.usage(0).used(), 2);
+  EXPECT_EQ(reports.key(1), "COUNTRY_QUOTA|SG|1700000000");
+  EXPECT_EQ(reports.usage(1).used(), 5);
+  EXPECT_EQ(reports.key(2), "COUNTRY_QUOTA|VN|0");
+  EXPECT_EQ(reports.usage(2).used(), 7);
+  // The key is the quota-usage topic's key for the report.
+  v1::QuotaUsage u;
+  u.set_quota_id("COUNTRY_QUOTA");
+  u.mutable_subject()->set_id("VN");
+  u.mutable_window_start()->set_seconds(1700000000);
+  EXPECT_EQ(reports.key(0), QuotaUsageKey(u.quota_id(), u.subject().id(), 1700000000));
+
+  reports.Clear();
+  EXPECT_EQ(reports.size(), 0u);
+  v1::QuotaUsage* next = reports.Slot("COUNTRY_QUOTA", "SG", 1700000000);
+  EXPECT_EQ(next->used(), 0) << "a new batch starts from a cleared message";
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports.key(0), "COUNTRY_QUOTA|SG|1700000000");
+}
+
+}  // namespace
+}  // namespace exportwatch
