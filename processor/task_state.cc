@@ -50,6 +50,13 @@ void TaskState::MoveToStage() {
 }
 
 const std::map<int32_t, std::vector<const WriteBatch::Op*>>& TaskState::Stage() {
+  SerializeMessages();
+  if (!staged_.empty() && !pending_.empty()) {
+    // Written since an earlier Stage: staged again, all of it, each key once
+    // with its newest value (the pending one), so the changelog misses none.
+    for (auto& op : staged_) pending_.try_emplace(std::move(op.key), std::move(*op.value));
+    ClearStaged();
+  }
   MoveToStage();
   if (staged_by_shard_.empty()) {
     for (uint32_t i : staged_order_) {

@@ -64,7 +64,8 @@ class TaskState {
   // batch Commit will write (moved, not copied), and returns them by shard,
   // each shard's in key order: what the changelog gets. Reads still see
   // them; a Put after Stage (the changelog's checkpoints) wins over a staged
-  // write of the same key. Once per batch: a second call returns the same.
+  // write of the same key. A second call after more writes returns all of
+  // them (and invalidates the first call's pointers).
   const std::map<int32_t, std::vector<const WriteBatch::Op*>>& Stage();
 
   // Writes everything since the last Commit atomically.

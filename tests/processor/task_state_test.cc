@@ -120,6 +120,25 @@ TEST_F(TaskStateTest, StageGroupsByShardInKeyOrderAndCommitWritesIt) {
   EXPECT_TRUE(state_.Stage().empty()) << "Commit empties the stage";
 }
 
+TEST_F(TaskStateTest, StageAgainAfterMoreWritesReturnsAllOfThemNewestFirst) {
+  const std::string a = TaskState::StateKey(4, "R", "a", "n");
+  const std::string b = TaskState::StateKey(4, "R", "b", "n");
+  state_.Put(a, "A1");
+  ASSERT_EQ(state_.Stage().at(4).size(), 1u);
+  state_.Put(a, "A2");
+  state_.Put(b, "B");
+  const auto& again = state_.Stage();
+  ASSERT_EQ(again.size(), 1u);
+  const auto& ops = again.at(4);
+  ASSERT_EQ(ops.size(), 2u) << "each key once";
+  EXPECT_EQ(ops[0]->key, a);
+  EXPECT_EQ(ops[0]->value, "A2") << "the newest value";
+  EXPECT_EQ(ops[1]->key, b);
+  ASSERT_TRUE(state_.Commit().ok());
+  EXPECT_EQ(Stored(a), "A2");
+  EXPECT_EQ(Stored(b), "B");
+}
+
 TEST_F(TaskStateTest, AbortDropsStagedWrites) {
   const std::string a = TaskState::StateKey(1, "R", "k", "n");
   state_.Put(a, "A");
