@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "processor/detection_engine.h"
 #include "processor/gen/generator.h"
+#include "processor/pipeline.h"
 #include "processor/policy/policy.h"
 #include "processor/task_state.h"
 #include "processor/watchlist_data.h"
@@ -44,7 +45,11 @@ struct Side {
       batch.Clear();  // one Apply per "batch": each of its reports is kept
       auto applied = engine.Apply(0, queue.front(), now, state, &alerts, &derived, &batch);
       ASSERT_TRUE(applied.ok()) << applied.status();
-      for (size_t i = 0; i < batch.size(); ++i) reports.push_back(batch.usage(i));
+      for (size_t i = 0; i < batch.size(); ++i) {
+        // The slot's key is the topic key of what the rule put in it.
+        EXPECT_EQ(batch.key(i), QuotaUsageKey(batch.usage(i)));
+        reports.push_back(batch.usage(i));
+      }
       for (size_t i = first; i < derived.size(); ++i) {
         queue.push_back(MakeFact(derived[i], queue.front().event()));
       }
@@ -81,7 +86,10 @@ std::shared_ptr<const Policy> PolicyWithEveryQuotaScope(const std::string& profi
     q->set_rule_id(id);
     q->set_scope(scope);
     q->set_measure(v1::QuotaMeasure::TPP);
-    q->mutable_window()->set_kind(v1::QuotaWindow::CALENDAR_YEAR);
+    // One window without bounds (its usage has no window_start).
+    q->mutable_window()->set_kind(scope == v1::QuotaScope::AUTHORIZATION_ID
+                                      ? v1::QuotaWindow::LIFETIME
+                                      : v1::QuotaWindow::CALENDAR_YEAR);
     q->set_limit(5e6);
     q->add_levels(0.5);
     q->add_level_severities("LOW");
@@ -162,9 +170,12 @@ TEST_P(FactEventTest, TrimmedFactsRaiseWhatWholeEventsRaise) {
         << trimmed.alerts[i].DebugString();
   }
   ASSERT_EQ(whole.reports.size(), trimmed.reports.size());
+  size_t lifetime = 0;
   for (size_t i = 0; i < whole.reports.size(); ++i) {
     EXPECT_TRUE(MessageDifferencer::Equals(whole.reports[i], trimmed.reports[i]));
+    lifetime += !whole.reports[i].has_window_start();
   }
+  EXPECT_GT(lifetime, 0u) << "no report of a window without bounds (LICENCE_CAP)";
   ASSERT_EQ(whole.derived.size(), trimmed.derived.size());
   for (size_t i = 0; i < whole.derived.size(); ++i) {
     EXPECT_EQ(whole.derived[i].key, trimmed.derived[i].key);

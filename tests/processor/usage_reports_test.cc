@@ -3,6 +3,7 @@
 
 #include "gtest/gtest.h"
 #include "processor/detection_engine.h"
+#include "processor/pipeline.h"
 
 namespace exportwatch {
 namespace {
@@ -29,12 +30,16 @@ TEST(UsageReportsTest, KeepsTheNewestPerWindowInFirstReportOrder) {
   EXPECT_EQ(reports.usage(1).used(), 5);
   EXPECT_EQ(reports.key(2), "COUNTRY_QUOTA|VN|0");
   EXPECT_EQ(reports.usage(2).used(), 7);
-  // The key is the quota-usage topic's key for the report.
-  v1::QuotaUsage u;
-  u.set_quota_id("COUNTRY_QUOTA");
-  u.mutable_subject()->set_id("VN");
-  u.mutable_window_start()->set_seconds(1700000000);
-  EXPECT_EQ(reports.key(0), QuotaUsageKey(u.quota_id(), u.subject().id(), 1700000000));
+  // The key is the quota-usage topic's key of the filled report (pipeline's
+  // QuotaUsageKey), with and without window bounds.
+  v1::QuotaUsage bounded;
+  bounded.set_quota_id("COUNTRY_QUOTA");
+  bounded.mutable_subject()->set_id("VN");
+  bounded.mutable_window_start()->set_seconds(1700000000);
+  EXPECT_EQ(reports.key(0), QuotaUsageKey(bounded));
+  v1::QuotaUsage lifetime = bounded;
+  lifetime.clear_window_start();
+  EXPECT_EQ(reports.key(2), QuotaUsageKey(lifetime));
 
   reports.Clear();
   EXPECT_EQ(reports.size(), 0u);
