@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bitset>
 #include <cmath>
-#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"

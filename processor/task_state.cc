@@ -31,17 +31,28 @@ int32_t TaskState::ShardOf(absl::string_view key) {
   return p;
 }
 
+namespace {
+
+// Moves every entry of `pending` to the end of `out` (keys too: extracted,
+// not copied), leaving `pending` empty.
+void ExtractInto(absl::flat_hash_map<std::string, std::string>& pending,
+                 std::vector<WriteBatch::Op>* out) {
+  out->reserve(out->size() + pending.size());
+  for (auto it = pending.begin(); it != pending.end();) {
+    auto node = pending.extract(it++);  // erasing invalidates only the erased
+    out->push_back({std::move(node.key()), std::move(node.mapped())});
+  }
+  pending.clear();
+}
+
+}  // namespace
+
 void TaskState::MoveToStage() {
   SerializeMessages();
   // Once per batch, so staged_ never reallocates under Stage's pointers;
   // later writes stay in pending_ and are written after the staged ones.
   if (pending_.empty() || !staged_.empty()) return;
-  staged_.reserve(pending_.size());
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    auto node = pending_.extract(it++);  // erasing invalidates only the erased
-    staged_.push_back({std::move(node.key()), std::move(node.mapped())});
-  }
-  pending_.clear();
+  ExtractInto(pending_, &staged_);
   // Indices are sorted, not the ops: a swap moves 4 bytes, not two strings.
   staged_order_.resize(staged_.size());
   for (uint32_t i = 0; i < staged_order_.size(); ++i) staged_order_[i] = i;
@@ -148,11 +159,10 @@ absl::Status TaskState::Commit() {
   ClearStaged();
   // Written since Stage (the changelog's checkpoints): last, so they win
   // over a staged write of the same key.
-  std::vector<std::pair<std::string, std::string>> rest(std::make_move_iterator(pending_.begin()),
-                                                        std::make_move_iterator(pending_.end()));
-  pending_.clear();
-  std::sort(rest.begin(), rest.end());
-  for (auto& [k, v] : rest) batch.Put(std::move(k), std::move(v));
+  std::vector<WriteBatch::Op> rest;
+  ExtractInto(pending_, &rest);
+  std::sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+  for (auto& op : rest) batch.Put(std::move(op.key), std::move(*op.value));
   return store_->Write(batch);
 }
 

@@ -100,6 +100,11 @@ class TaskState {
   void SerializeMessages();
   // Moves pending_ into staged_ (sorted by staged_order_), once per batch.
   void MoveToStage();
+  void ClearStaged() {
+    staged_.clear();
+    staged_order_.clear();
+    staged_by_shard_.clear();
+  }
 
   StateStore* store_;
   int64_t retention_;
@@ -107,12 +112,6 @@ class TaskState {
   // Values held parsed (Mutable) until the batch ends: these win over
   // pending_ and the store for their keys.
   absl::flat_hash_map<std::string, std::unique_ptr<google::protobuf::MessageLite>> messages_;
-  void ClearStaged() {
-    staged_.clear();
-    staged_order_.clear();
-    staged_by_shard_.clear();
-  }
-
   // Stage()'s output until Commit: the writes (in the overlay's hash
   // order), their indices in key order (RocksDB gets them in that order),
   // and pointers to them by shard (the changelog gets those).
