@@ -113,8 +113,10 @@ RuleContext DetectionEngine::Context(absl::Time now, absl::string_view source_ru
 }
 
 void DetectionEngine::Inspect(const v1::Event& event, absl::Time now,
-                              std::vector<v1::Alert>* alerts, std::vector<FactOut>* facts) const {
-  const RuleContext ctx = Context(now);
+                              std::vector<v1::Alert>* alerts, std::vector<FactOut>* facts,
+                              const std::vector<ScreenedParty>* parties) const {
+  RuleContext ctx = Context(now);
+  ctx.screened_parties = parties;
   const size_t first_alert = alerts->size();
   VectorEmitter out(alerts, facts);
   for (const auto& rule : rules_) rule->Inspect(event, ctx, out);

@@ -80,9 +80,11 @@ class DetectionEngine {
   const WatchlistData& watchlist() const { return watchlist_; }
 
   // Stage 1 (stateless): appends alerts and the facts to route (including
-  // those derived from the alerts for rules built on alerts).
+  // those derived from the alerts for rules built on alerts). `parties`:
+  // the event's ScreenedParties if the caller computed them (optional).
   void Inspect(const v1::Event& event, absl::Time now, std::vector<v1::Alert>* alerts,
-               std::vector<FactOut>* facts) const;
+               std::vector<FactOut>* facts,
+               const std::vector<ScreenedParty>* parties = nullptr) const;
 
   // The event that the facts of `event` without a payload of their own
   // carry: for a trade, a copy in `*scratch` of the parts their rules'

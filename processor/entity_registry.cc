@@ -24,8 +24,10 @@ class AlertsOnly final : public Emitter {
 
 }  // namespace
 
-void EntityRegistry::Note(const v1::Event& event) {
-  for (const ScreenedParty& sp : ScreenedParties(event)) {
+void EntityRegistry::Note(const v1::Event& event) { Note(event, ScreenedParties(event)); }
+
+void EntityRegistry::Note(const v1::Event& event, const std::vector<ScreenedParty>& parties) {
+  for (const ScreenedParty& sp : parties) {
     // Keyed by role too: a party's slim event keeps it in the role it had.
     std::string key = absl::StrCat(sp.role, "|", sp.key);
     auto [it, added] = parties_.try_emplace(std::move(key));

@@ -32,7 +32,9 @@ class EntityRegistry {
   // Default capacity: 200,000 parties (~300 bytes each).
   explicit EntityRegistry(size_t capacity = 200'000) : capacity_(capacity) {}
 
-  // Records the screened parties of a valid event.
+  // Records the screened parties of a valid event: `parties`, its
+  // ScreenedParties (computed here when not given).
+  void Note(const v1::Event& event, const std::vector<ScreenedParty>& parties);
   void Note(const v1::Event& event);
 
   // After the engine's watchlist changed from `before` (null: none) to

@@ -24,6 +24,7 @@
 #include "processor/fact_batch.h"
 #include "processor/json.h"
 #include "processor/policy_updates.h"
+#include "processor/rules/screening_match.h"
 #include "state/rocksdb_state_store.h"
 
 namespace exportwatch {
@@ -250,7 +251,9 @@ class IngestStage {
       }
       alerts_.clear();
       event_facts_.clear();
-      engine->Inspect(event_, now, &alerts_, &event_facts_);
+      // Once for the screening rule and the entity registry.
+      if (note_parties) parties_ = ScreenedParties(event_);
+      engine->Inspect(event_, now, &alerts_, &event_facts_, note_parties ? &parties_ : nullptr);
       if (auto too_big = OversizedOutput(); !too_big.empty()) {
         // Kafka would refuse it and the stage would retry forever: the event
         // is dead-lettered instead (no valid event comes near the limit).
@@ -259,7 +262,7 @@ class IngestStage {
       }
       ++m_.events_valid;
       if (info.had_unknown_fields) ++m_.unknown_fields;
-      if (note_parties) known_.Note(event_);
+      if (note_parties) known_.Note(event_, parties_);
       for (auto& a : alerts_) {
         outputs_.push_back(
             {o_.topics.alerts, a.alert_id(), ToJson(a), {{"content-type", "application/json"}}});
@@ -357,6 +360,8 @@ class IngestStage {
   v1::Event event_;
   std::vector<v1::Alert> alerts_;
   std::vector<FactOut> event_facts_;
+  // The current event's ScreenedParties (they point into event_).
+  std::vector<ScreenedParty> parties_;
   // A fact without its event, and the event serialized once for its facts
   // (for a trade, only the parts their rules read: fact_event_).
   v1::Fact fact_;

@@ -34,6 +34,8 @@ class Watchlist;
 
 namespace exportwatch {
 
+struct ScreenedParty;  // processor/rules/screening_match.h
+
 struct RuleContext {
   const Policy& policy;
   // Wall-clock time of detection, written as the alert's detected_at.
@@ -44,6 +46,10 @@ struct RuleContext {
   // The screening lists in force (SCREENING_MATCH); null when none is loaded.
   const screening::Watchlist* watchlist = nullptr;
   absl::string_view watchlist_version = {};
+  // The event's ScreenedParties, when the caller has them already (the
+  // ingest stage, which records them in its entity registry too); null: the
+  // screening rule computes them.
+  const std::vector<ScreenedParty>* screened_parties = nullptr;
 };
 
 class Emitter {

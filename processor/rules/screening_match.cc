@@ -89,7 +89,13 @@ void ScreenWith(const v1::Event& event, const RuleContext& ctx, const screening:
   NameCache local;
   if (cache == nullptr) cache = &local;
   const bool controlled = event.has_trade() && ctx.policy.IsControlledShipment(event.trade());
-  for (const ScreenedParty& sp : ScreenedParties(event)) {
+  std::vector<ScreenedParty> computed;
+  const std::vector<ScreenedParty>* parties = ctx.screened_parties;
+  if (parties == nullptr) {
+    computed = ScreenedParties(event);
+    parties = &computed;
+  }
+  for (const ScreenedParty& sp : *parties) {
     std::vector<Hit> hits;
     for (const auto& m : cache->Screen(list, sp.party->name(), min_score)) {
       hits.push_back({m.entry_index, m.matched_name, m.alias, m.score, false});
@@ -199,8 +205,9 @@ std::vector<ScreenedParty> ScreenedParties(const v1::Event& event) {
   // One alert per entity: a purchaser that is also the consignee is one
   // party. Its fullest copy is screened (events often repeat a party with
   // the ultimate parent filled in for one role only). A handful of parties:
-  // a linear search beats a hash map built per event (this runs twice per
-  // event, for the rule and for the entity registry).
+  // a linear search beats a hash map built per event (this runs for every
+  // event; the ingest stage shares its result between the rule and the
+  // entity registry).
   std::vector<ScreenedParty> unique;
   unique.reserve(parties.size());
   for (auto& sp : parties) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "processor/entity_registry.h"
 #include "screening/list_loader.h"
@@ -70,6 +71,29 @@ TEST(ScreeningMatchTest, ListedConsigneeSpelledDifferentlyIsCriticalOnAControlle
   EXPECT_THAT(StringValue(a, "watchlist_version"), ::testing::StartsWith("test-list.json@3#"));
   ASSERT_EQ(a.evidence().event_ids_size(), 1);
   EXPECT_EQ(a.evidence().event_ids(0), "tr-000123");
+}
+
+// The ingest stage computes an event's parties once and hands them to the
+// rule (RuleContext::screened_parties): the same alerts as the rule's own.
+TEST(ScreeningMatchTest, PartiesHandedInRaiseWhatTheRuleFindsItself) {
+  DetectionEngine engine(OnlyScreening(), TestList());
+  const absl::Time now = absl::FromUnixSeconds(1767225600);
+  for (const char* name : {"SOPHGO TECHNOLOGIES LIMITED", "ROSOBORONEXPORT JSC", "Nobody Ltd"}) {
+    SCOPED_TRACE(name);
+    const v1::Event e = TradeTo(name, "Quantum Parts Trading LLC");
+    std::vector<v1::Alert> own, handed;
+    std::vector<FactOut> facts;
+    engine.Inspect(e, now, &own, &facts);
+    const std::vector<ScreenedParty> parties = ScreenedParties(e);
+    engine.Inspect(e, now, &handed, &facts, &parties);
+    ASSERT_FALSE(own.empty()) << "every name here matches (the parent at least)";
+    ASSERT_EQ(own.size(), handed.size());
+    for (size_t i = 0; i < own.size(); ++i) {
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(own[i], handed[i]))
+          << own[i].DebugString() << "\nvs\n"
+          << handed[i].DebugString();
+    }
+  }
 }
 
 TEST(ScreeningMatchTest, AliasWordOrderAndSdn) {
