@@ -70,7 +70,10 @@ struct AlertServiceOptions {
   std::function<absl::Time()> clock;
 };
 
-class AlertService final : public v1::AlertService::CallbackService {
+// Subscribe is a raw method: each alert is serialized once for all the
+// streams it goes to (gRPC's typed API would serialize it per stream).
+class AlertService final
+    : public v1::AlertService::WithRawCallbackMethod_Subscribe<v1::AlertService::CallbackService> {
  public:
   struct Counters {
     // From the log: alerts stored, duplicates dropped.
@@ -108,9 +111,10 @@ class AlertService final : public v1::AlertService::CallbackService {
 
   [[nodiscard]] Counters counters() const;
 
-  // exportwatch.v1.AlertService.
-  grpc::ServerWriteReactor<v1::Alert>* Subscribe(grpc::CallbackServerContext* context,
-                                                 const v1::SubscribeRequest* request) override;
+  // exportwatch.v1.AlertService. Subscribe takes a serialized
+  // SubscribeRequest and writes serialized Alerts.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* ListAlerts(grpc::CallbackServerContext* context,
                                        const v1::ListAlertsRequest* request,
                                        v1::ListAlertsResponse* response) override;
@@ -123,6 +127,14 @@ class AlertService final : public v1::AlertService::CallbackService {
 
  private:
   class Subscription;
+  // An alert with its wire form, shared by every stream it is queued to.
+  struct SharedAlert {
+    v1::Alert alert;
+    grpc::ByteBuffer wire;
+  };
+  static absl::StatusOr<std::shared_ptr<const SharedAlert>> Share(v1::Alert alert);
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const v1::SubscribeRequest& request);
 
   // Adds `sub` to the open subscriptions, and to the live ones when `live`
   // (its resume position is then the head at that instant). UNAVAILABLE

@@ -491,6 +491,22 @@ TEST_F(AlertServiceTest, SubscribeRejectsBadRequests) {
     grpc::Status status = reader->Finish();
     EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
   }
+  // Subscribe parses its own request (it is a raw method): bytes that are
+  // no SubscribeRequest (a field 1 announcing 10 bytes, then 2) are refused.
+  const char garbage[] = {'\x0a', '\x0a', 'x', 'y'};
+  grpc::Slice slice(garbage, sizeof(garbage));
+  grpc::ByteBuffer bytes(&slice, 1);
+  grpc::ClientContext context;
+  const grpc::internal::RpcMethod method("/exportwatch.v1.AlertService/Subscribe",
+                                         grpc::internal::RpcMethod::SERVER_STREAMING);
+  std::unique_ptr<grpc::ClientReader<v1::Alert>> reader(
+      grpc::internal::ClientReaderFactory<v1::Alert>::Create(channel_.get(), method, &context,
+                                                             bytes));
+  v1::Alert alert;
+  EXPECT_FALSE(reader->Read(&alert));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("SubscribeRequest"));
 }
 
 TEST_F(AlertServiceTest, GetAlert) {
