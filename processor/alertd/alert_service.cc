@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -350,14 +351,41 @@ absl::StatusOr<AlertLog::AppendResult> AlertService::Publish(std::vector<v1::Ale
     // is serialized once however many streams it goes to.
     std::vector<Subscription::Item> items;
     items.reserve(result->appended.size());
+    absl::Status prepared;
     for (const v1::Alert& alert : result->appended) {
       absl::StatusOr<uint64_t> seq = ParseCursor(alert.cursor());
-      if (!seq.ok()) return seq.status();
+      if (!seq.ok()) {
+        prepared = seq.status();
+        break;
+      }
       absl::StatusOr<std::shared_ptr<const SharedAlert>> shared = Share(alert);
-      if (!shared.ok()) return shared.status();
+      if (!shared.ok()) {
+        prepared = shared.status();
+        break;
+      }
       items.push_back({*seq, *std::move(shared)});
     }
     const absl::Time now = Now();
+    if (!prepared.ok()) {
+      // The alerts are stored but cannot be handed to the live streams,
+      // which would miss them: each ends with its resume cursor, from which
+      // the log gives them. The append itself succeeded.
+      std::cerr << "alertd: ending live subscriptions: " << prepared << "\n";
+      for (Subscription* sub : live_) {
+        absl::MutexLock sub_lock(&sub->mu_);
+        sub->FinishLocked(grpc::Status(
+            grpc::StatusCode::INTERNAL,
+            absl::StrCat("cannot send new alerts (", prepared.message(),
+                         "); subscribe again with after_cursor=\"", FormatCursor(sub->handed_seq_),
+                         "\" (the cursor of the last alert received)")));
+        if (sub->writing_) {
+          sub->stalled_since_ = now;
+          stalled_.insert(sub);
+        }
+      }
+      live_.clear();
+      items.clear();
+    }
     for (auto it = live_.begin(); it != live_.end();) {
       Subscription* sub = *it;
       switch (sub->Offer(items)) {

@@ -152,12 +152,52 @@ class TestSubscriber {
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// An AlertLog that, once `drop_cursors` is set, hands back appended alerts
+// without their cursors: new alerts the service cannot hand to its live
+// streams.
+class CursorDroppingLog final : public AlertLog {
+ public:
+  explicit CursorDroppingLog(std::unique_ptr<AlertLog> log) : log_(std::move(log)) {}
+  std::atomic<bool> drop_cursors{false};
+
+  absl::StatusOr<AppendResult> Append(std::vector<v1::Alert> alerts,
+                                      std::string source_position) override {
+    absl::StatusOr<AppendResult> result = log_->Append(std::move(alerts), source_position);
+    if (result.ok() && drop_cursors) {
+      for (v1::Alert& a : result->appended) a.clear_cursor();
+    }
+    return result;
+  }
+  absl::StatusOr<std::optional<std::string>> LastSourcePosition() override {
+    return log_->LastSourcePosition();
+  }
+  absl::StatusOr<v1::Alert> Get(std::string_view alert_id) override { return log_->Get(alert_id); }
+  absl::StatusOr<std::vector<v1::Alert>> ReadAfter(uint64_t after_seq, size_t limit) override {
+    return log_->ReadAfter(after_seq, limit);
+  }
+  uint64_t HeadSeq() const override { return log_->HeadSeq(); }
+  absl::StatusOr<v1::Alert> UpdateStatus(std::string_view alert_id,
+                                         const v1::Triage& triage) override {
+    return log_->UpdateStatus(alert_id, triage);
+  }
+  absl::StatusOr<ListPage> List(const AlertFilter& filter, std::string_view page_token,
+                                size_t page_size) override {
+    return log_->List(filter, page_token, page_size);
+  }
+  Counters counters() const override { return log_->counters(); }
+
+ private:
+  std::unique_ptr<AlertLog> log_;
+};
+
 class AlertServiceTest : public ::testing::Test {
  protected:
   void Start(AlertServiceOptions options = {}) {
     absl::StatusOr<std::unique_ptr<AlertLog>> log = NewMemoryAlertLog();
     ASSERT_TRUE(log.ok()) << log.status();
-    log_ = *std::move(log);
+    auto wrapped = std::make_unique<CursorDroppingLog>(*std::move(log));
+    cursor_dropping_log_ = wrapped.get();
+    log_ = std::move(wrapped);
     if (!options.clock) {
       options.clock = [] { return absl::FromUnixSeconds(1'900'000'000); };
     }
@@ -193,6 +233,7 @@ class AlertServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<AlertLog> log_;
+  CursorDroppingLog* cursor_dropping_log_ = nullptr;  // log_
   std::unique_ptr<AlertService> service_;
   std::unique_ptr<AlertServer> server_;
   std::string target_;
@@ -507,6 +548,25 @@ TEST_F(AlertServiceTest, SubscribeRejectsBadRequests) {
   grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("SubscribeRequest"));
+}
+
+TEST_F(AlertServiceTest, AlertsThatCannotBeHandedOutEndLiveStreamsWithTheirResumeCursor) {
+  Start();
+  TestSubscriber sub(target_, v1::SubscribeRequest());
+  PublishRange(0, 3, [](int i) { return MakeAlert(i); });
+  ASSERT_TRUE(sub.WaitForCount(3));
+  // Stored, but without cursors the service cannot queue them: the stream
+  // must end (not silently miss them), naming where to resume.
+  cursor_dropping_log_->drop_cursors = true;
+  PublishRange(3, 5, [](int i) { return MakeAlert(i); });
+  ASSERT_TRUE(sub.WaitForDone());
+  EXPECT_EQ(sub.status().error_code(), grpc::StatusCode::INTERNAL);
+  const std::vector<v1::Alert> got = sub.alerts();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_THAT(sub.status().error_message(),
+              HasSubstr(absl::StrCat("after_cursor=\"", got.back().cursor(), "\"")));
+  EXPECT_EQ(log_->HeadSeq(), 5u) << "the append itself succeeded";
+  EXPECT_TRUE(Eventually([&] { return service_->counters().live_subscribers == 0; }));
 }
 
 TEST_F(AlertServiceTest, GetAlert) {
