@@ -4,10 +4,21 @@
 
 #include <string>
 
+#include "exportwatch/v1/alert.pb.h"
 #include "google/protobuf/message.h"
 
 namespace exportwatch {
 
+// protobuf's JSON printer (util::MessageToJsonString).
 std::string ToJson(const google::protobuf::Message& msg);
+
+// An alert, as the generic ToJson prints it (same fields, escapes and
+// number forms), with two differences: it costs ~1/20 of the instructions
+// (an alert is printed for the alerts topic on the detection path), and
+// the keys of evidence.values come sorted, where protobuf's printer emits
+// its map's order. Falls back to the generic printer for what it does not
+// write itself (invalid UTF-8, an out-of-range timestamp, an enum value
+// with no name, a Value with no kind).
+std::string ToJson(const v1::Alert& alert);
 
 }  // namespace exportwatch
