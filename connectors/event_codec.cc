@@ -496,7 +496,8 @@ absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payl
     return DecodeEventProtobufJson(stream, payload, limits, out, info);
   }
   // The member of the previous record's stream is kept (cleared, it keeps
-  // its strings' and repeated fields' memory); another stream replaces it.
+  // its strings' and repeated fields' memory, not its singular sub-messages,
+  // which proto3's Clear deletes); another stream replaces it.
   google::protobuf::Message* msg = MemberOf(stream, out);
   msg->Clear();
   // Binary protobuf: nesting is bounded by the schema (no recursive
