@@ -373,6 +373,7 @@ absl::StatusOr<AlertLog::AppendResult> AlertService::Publish(std::vector<v1::Ale
       std::cerr << "alertd: ending live subscriptions: " << prepared << "\n";
       for (Subscription* sub : live_) {
         absl::MutexLock sub_lock(&sub->mu_);
+        if (sub->finished_) continue;  // ended already (cancelled): nothing to stall
         sub->FinishLocked(grpc::Status(
             grpc::StatusCode::INTERNAL,
             absl::StrCat("cannot send new alerts (", prepared.message(),

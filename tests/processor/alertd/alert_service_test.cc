@@ -26,6 +26,7 @@
 namespace exportwatch {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
@@ -485,6 +486,29 @@ TEST_F(AlertServiceTest, ShutdownEndsStreamsWithResumeCursor) {
   EXPECT_EQ(log_->HeadSeq(), 3u);
 }
 
+TEST_F(AlertServiceTest, ShutdownWithWritesQueuedEndsAfterEveryAlertHandedOut) {
+  // Many alerts queued at once: the stream writes them with gRPC's buffer
+  // hint (several per flush). Whenever Shutdown lands, the client must get
+  // every alert up to the cursor its status names, and nothing after.
+  Start();
+  TestSubscriber sub(target_, v1::SubscribeRequest());
+  auto make = [](int i) { return MakeAlert(i, v1::HIGH, "R1", "S1", 2048); };
+  std::vector<v1::Alert> batch;
+  for (int i = 0; i < 300; ++i) batch.push_back(make(i));
+  ASSERT_TRUE(service_->Publish(std::move(batch), "").ok());
+  ASSERT_TRUE(sub.WaitForCount(5));
+  server_->Shutdown();
+  ASSERT_TRUE(sub.WaitForDone());
+  EXPECT_EQ(sub.status().error_code(), grpc::StatusCode::UNAVAILABLE);
+  const std::vector<v1::Alert> got = sub.alerts();
+  ASSERT_GE(got.size(), 5u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].alert_id(), make(static_cast<int>(i)).alert_id()) << i;
+  }
+  EXPECT_THAT(sub.status().error_message(),
+              HasSubstr(absl::StrCat("after_cursor=\"", got.back().cursor(), "\"")));
+}
+
 TEST_F(AlertServiceTest, SubscribeRejectsBadRequests) {
   Start();
   ASSERT_TRUE(service_->Publish({MakeAlert(1)}, "").ok());
@@ -566,7 +590,13 @@ TEST_F(AlertServiceTest, AlertsThatCannotBeHandedOutEndLiveStreamsWithTheirResum
   EXPECT_THAT(sub.status().error_message(),
               HasSubstr(absl::StrCat("after_cursor=\"", got.back().cursor(), "\"")));
   EXPECT_EQ(log_->HeadSeq(), 5u) << "the append itself succeeded";
-  EXPECT_TRUE(Eventually([&] { return service_->counters().live_subscribers == 0; }));
+  EXPECT_TRUE(Eventually([&] { return service_->counters().subscribers == 0; }));
+  // Resuming from that cursor gives the two it missed.
+  v1::SubscribeRequest resume;
+  resume.set_after_cursor(got.back().cursor());
+  TestSubscriber again(target_, resume);
+  ASSERT_TRUE(again.WaitForCount(2));
+  EXPECT_THAT(Ids(again.alerts()), ElementsAre(MakeAlert(3).alert_id(), MakeAlert(4).alert_id()));
 }
 
 TEST_F(AlertServiceTest, GetAlert) {
