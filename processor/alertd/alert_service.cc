@@ -113,13 +113,10 @@ class AlertService::Subscription final : public grpc::ServerWriteReactor<grpc::B
     if (matching == 0) return Offered::kKept;
     if (queue_.size() + matching > buffer_limit_) {
       service_->cut_off_.fetch_add(1, std::memory_order_relaxed);
-      FinishLocked(
-          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                       absl::StrCat("subscriber too slow: more than ", buffer_limit_,
-                                    " alerts waiting; subscribe again with after_cursor=\"",
-                                    FormatCursor(handed_seq_),
-                                    "\" (the cursor of the last alert received) to "
-                                    "resume without a gap")));
+      FinishLocked(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("subscriber too slow: more than ", buffer_limit_, " alerts waiting; ",
+                       ResumeAdviceLocked(), " to resume without a gap")));
       return writing_ ? Offered::kCutOffStalled : Offered::kDropped;
     }
     for (const Item& item : items) {
@@ -256,6 +253,12 @@ class AlertService::Subscription final : public grpc::ServerWriteReactor<grpc::B
     StartWrite(&in_flight_.alert->wire, options);
   }
 
+  // Where a client resumes from, for the message of a final status.
+  std::string ResumeAdviceLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return absl::StrCat("subscribe again with after_cursor=\"", FormatCursor(handed_seq_),
+                        "\" (the cursor of the last alert received)");
+  }
+
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
@@ -374,11 +377,9 @@ absl::StatusOr<AlertLog::AppendResult> AlertService::Publish(std::vector<v1::Ale
       for (Subscription* sub : live_) {
         absl::MutexLock sub_lock(&sub->mu_);
         if (sub->finished_) continue;  // ended already (cancelled): nothing to stall
-        sub->FinishLocked(grpc::Status(
-            grpc::StatusCode::INTERNAL,
-            absl::StrCat("cannot send new alerts (", prepared.message(),
-                         "); subscribe again with after_cursor=\"", FormatCursor(sub->handed_seq_),
-                         "\" (the cursor of the last alert received)")));
+        sub->FinishLocked(grpc::Status(grpc::StatusCode::INTERNAL,
+                                       absl::StrCat("cannot send new alerts (", prepared.message(),
+                                                    "); ", sub->ResumeAdviceLocked())));
         if (sub->writing_) {
           sub->stalled_since_ = now;
           stalled_.insert(sub);
@@ -435,11 +436,9 @@ void AlertService::Shutdown() {
   shutting_down_ = true;
   for (Subscription* sub : all_) {
     absl::MutexLock sub_lock(&sub->mu_);
-    sub->FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                   absl::StrCat("alert service shutting down; subscribe again with "
-                                                "after_cursor=\"",
-                                                FormatCursor(sub->handed_seq_),
-                                                "\" (the cursor of the last alert received)")));
+    sub->FinishLocked(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("alert service shutting down; ", sub->ResumeAdviceLocked())));
   }
   live_.clear();
 }
