@@ -150,9 +150,13 @@ class AlertWriter {
     out_->push_back('}');
     first_.pop_back();
   }
-  void Key(std::string_view name) {
+  // The comma before an object's member, unless it is the first.
+  void Separate() {
     if (!first_.back()) out_->push_back(',');
     first_.back() = false;
+  }
+  void Key(std::string_view name) {
+    Separate();
     out_->push_back('"');
     out_->append(name);
     out_->append("\":");
@@ -322,9 +326,8 @@ class AlertWriter {
               [](const auto* a, const auto* b) { return a->first < b->first; });
     Open();
     for (const auto* f : fields) {
-      if (!first_.back()) out_->push_back(',');
-      first_.back() = false;
-      Quoted(f->first);
+      Separate();
+      Quoted(f->first);  // a key of the data: escaped, unlike Key's names
       out_->push_back(':');
       Value(f->second);
     }
