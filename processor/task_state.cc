@@ -91,12 +91,19 @@ absl::StatusOr<int64_t> TaskState::StoredOffset(int32_t partition, absl::string_
 absl::StatusOr<bool> TaskState::SeenBefore(int32_t partition, absl::string_view rule,
                                            absl::string_view key, absl::string_view event_id,
                                            int64_t now_unix) {
-  std::string k =
-      absl::StrCat("d/", partition, "/", rule, "/", key.size(), ":", key, "/", event_id);
-  auto v = Get(k);
-  if (!v.ok()) return v.status();
-  if (v->has_value()) return true;
-  pending_[std::move(k)] = EncodeExpiring(now_unix + retention_, "");
+  // One hash lookup finds the mark among this batch's writes or reserves its
+  // slot (marks are never held parsed in messages_, which only Scoped keys
+  // reach): every fact asks, and nearly every answer is "not seen".
+  auto [it, added] = pending_.try_emplace(
+      absl::StrCat("d/", partition, "/", rule, "/", key.size(), ":", key, "/", event_id));
+  if (!added) return true;
+  auto v = StagedOrStored(it->first);
+  if (!v.ok() || v->has_value()) {
+    pending_.erase(it);
+    if (!v.ok()) return v.status();
+    return true;
+  }
+  it->second = EncodeExpiring(now_unix + retention_, "");
   return false;
 }
 
@@ -127,6 +134,10 @@ absl::StatusOr<std::optional<std::string>> TaskState::Get(const std::string& ful
   }
   auto it = pending_.find(full_key);
   if (it != pending_.end()) return std::optional<std::string>(it->second);
+  return StagedOrStored(full_key);
+}
+
+absl::StatusOr<std::optional<std::string>> TaskState::StagedOrStored(const std::string& full_key) {
   if (!staged_.empty()) {
     auto at = std::lower_bound(
         staged_order_.begin(), staged_order_.end(), full_key,

@@ -96,6 +96,8 @@ class TaskState {
   };
 
  private:
+  // Get's tail: the staged batch, then the store.
+  absl::StatusOr<std::optional<std::string>> StagedOrStored(const std::string& full_key);
   // Serializes messages_ into pending_ and empties it.
   void SerializeMessages();
   // Moves pending_ into staged_ (sorted by staged_order_), once per batch.
