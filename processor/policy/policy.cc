@@ -204,7 +204,7 @@ absl::Status Policy::Index() {
                        ParseDay(absl::StrCat(field, ".valid_until"), mem.valid_until(),
                                 std::numeric_limits<int64_t>::max()));
       if (until <= from) return invalid(field, ": valid_until is not after valid_from");
-      membership_[absl::StrCat(group.name(), "/", mem.country())].push_back({from, until});
+      membership_[group.name()][mem.country()].push_back({from, until});
     }
   }
   // A typo in a group's name must not silently switch detection off.
@@ -398,8 +398,10 @@ bool Policy::IsControlledShipment(const v1::TradeEvent& t) const {
 
 bool Policy::InGroup(absl::string_view group, absl::string_view country,
                      int64_t unix_seconds) const {
-  auto it = membership_.find(absl::StrCat(group, "/", country));
-  if (it == membership_.end()) return false;
+  auto g = membership_.find(group);
+  if (g == membership_.end()) return false;
+  auto it = g->second.find(country);
+  if (it == g->second.end()) return false;
   int64_t day = FloorDiv(unix_seconds, kSecondsPerDay);
   for (const auto& iv : it->second) {
     if (day >= iv.from_day && day < iv.until_day) return true;

@@ -100,8 +100,10 @@ class Policy {
   v1::Policy proto_;
   v1::PolicyRef ref_;
   absl::flat_hash_set<std::string> enabled_;
-  // "GROUP/CC" -> validity intervals.
-  absl::flat_hash_map<std::string, std::vector<Interval>> membership_;
+  // Group -> country -> validity intervals. Nested, so that InGroup (several
+  // calls per event) looks up two string_views instead of building a key.
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, std::vector<Interval>>>
+      membership_;
   absl::flat_hash_map<std::string, const v1::ChipSpec*> chips_;
   absl::flat_hash_set<std::string> hubs_;
   absl::flat_hash_set<std::string> quota_rule_ids_;
