@@ -172,7 +172,14 @@ TEST_F(TaskStateTest, SeenBeforeWithinTheBatchAndAfterCommit) {
   EXPECT_TRUE(*state_.SeenBefore(1, "R", "k", "ev-1", 1000));
   EXPECT_FALSE(*state_.SeenBefore(1, "R", "other", "ev-1", 1000)) << "per (rule, key)";
   ASSERT_TRUE(state_.Commit().ok());
-  EXPECT_TRUE(*state_.SeenBefore(1, "R", "k", "ev-1", 1000));
+  const std::string mark = "d/1/R/1:k/ev-1";
+  const auto stored_mark = Stored(mark);
+  ASSERT_TRUE(stored_mark.has_value());
+  // Found in the store (a later time would write a different expiry if the
+  // mark were written again): the check leaves nothing behind to commit.
+  EXPECT_TRUE(*state_.SeenBefore(1, "R", "k", "ev-1", 2000));
+  ASSERT_TRUE(state_.Commit().ok());
+  EXPECT_EQ(Stored(mark), stored_mark);
   // Length-prefixed keys: "a/b" + "c" is not "a" + "b/c".
   EXPECT_NE(TaskState::StateKey(0, "R", "a/b", "c"), TaskState::StateKey(0, "R", "a", "b/c"));
   EXPECT_EQ(TaskState::ShardOf(TaskState::StateKey(12, "R", "k", "n")), 12);
