@@ -100,11 +100,12 @@ absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksDbStateStore(
   // answers them without a skiplist search.
   ro.memtable_prefix_bloom_size_ratio = 0.02;
   ro.memtable_whole_key_filtering = true;
-  // A batch arrives in key order (TaskState::Commit). With one insert hint
-  // for all keys (the hint key is the first byte), the memtable's skiplist
-  // resumes each insert from the previous one and climbs only as far as the
-  // gap between them (RocksDB's "partial splice fix"); without a hint it
-  // searches from the top unless the key lands exactly next to the last.
+  // A batch arrives in key order (TaskState::Commit). With an insert hint
+  // per first byte of the key (so two: the d/ marks and the p/ state), the
+  // memtable's skiplist resumes each insert from the previous one and climbs
+  // only as far as the gap between them (RocksDB's "partial splice fix");
+  // without a hint it searches from the top unless the key lands exactly
+  // next to the last.
   ro.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
   ro.compaction_filter = filter.get();
   rocksdb::BlockBasedTableOptions table;
