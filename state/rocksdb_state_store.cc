@@ -105,7 +105,8 @@ absl::StatusOr<std::unique_ptr<StateStore>> OpenRocksDbStateStore(
   // memtable's skiplist resumes each insert from the previous one and climbs
   // only as far as the gap between them (RocksDB's "partial splice fix");
   // without a hint it searches from the top unless the key lands exactly
-  // next to the last.
+  // next to the last. (RocksDB shares the hints with range deletions: add
+  // DeleteRange only after checking that is safe.)
   ro.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(1));
   ro.compaction_filter = filter.get();
   rocksdb::BlockBasedTableOptions table;

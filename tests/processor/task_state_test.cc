@@ -180,6 +180,14 @@ TEST_F(TaskStateTest, SeenBeforeWithinTheBatchAndAfterCommit) {
   EXPECT_TRUE(*state_.SeenBefore(1, "R", "k", "ev-1", 2000));
   ASSERT_TRUE(state_.Commit().ok());
   EXPECT_EQ(Stored(mark), stored_mark);
+  // The same for a mark found in the staged batch (after Stage, before
+  // Commit): a slot left behind would be written after it, and win.
+  ASSERT_FALSE(*state_.SeenBefore(1, "R", "k", "ev-2", 1000));
+  state_.Stage();
+  EXPECT_TRUE(*state_.SeenBefore(1, "R", "k", "ev-2", 2000));
+  ASSERT_TRUE(state_.Commit().ok());
+  const std::string mark2 = "d/1/R/1:k/ev-2";
+  EXPECT_EQ(Stored(mark2), stored_mark) << "same expiry (time 1000), not an empty value";
   // Length-prefixed keys: "a/b" + "c" is not "a" + "b/c".
   EXPECT_NE(TaskState::StateKey(0, "R", "a/b", "c"), TaskState::StateKey(0, "R", "a", "b/c"));
   EXPECT_EQ(TaskState::ShardOf(TaskState::StateKey(12, "R", "k", "n")), 12);
