@@ -43,7 +43,19 @@ void CopyTradeParts(const v1::TradeEvent& from, uint32_t parts, v1::TradeEvent* 
   to->set_event_id(from.event_id());
   if (from.has_event_time()) *to->mutable_event_time() = from.event_time();
   to->set_shipment_id(from.shipment_id());
-  if (parts & kTradeItems) *to->mutable_items() = from.items();
+  if (parts & kTradeItemSerials) {
+    *to->mutable_items() = from.items();
+  } else if (parts & kTradeItems) {
+    // Field by field, so the serials are never copied (TradeItemFieldsAreCopied
+    // in fact_event_test fails when Item gains a field this does not copy).
+    to->mutable_items()->Reserve(from.items_size());
+    for (const auto& item : from.items()) {
+      v1::Item* copy = to->add_items();
+      copy->set_chip_model(item.chip_model());
+      copy->set_quantity(item.quantity());
+      if (item.has_tpp_per_unit()) copy->set_tpp_per_unit(item.tpp_per_unit());
+    }
+  }
   if ((parts & kTradeUltimateConsignee) && from.has_ultimate_consignee()) {
     *to->mutable_ultimate_consignee() = from.ultimate_consignee();
   }

@@ -107,7 +107,11 @@ class KeyState {
 // five parties, the route or the payment that make up most of the event.
 // event_id, event_time and shipment_id always travel.
 enum TradeParts : uint32_t {
+  // The items without their serial numbers (model, quantity, TPP).
   kTradeItems = 1u << 0,
+  // The items' serial numbers too: up to thousands per shipment, and no rule
+  // that counts or windows shipments reads them.
+  kTradeItemSerials = 1u << 7,
   kTradeUltimateConsignee = 1u << 1,
   kTradePurchaser = 1u << 2,
   kTradeEndUser = 1u << 3,

@@ -242,5 +242,42 @@ TEST(FactEventTest, KeepsTheUnionOfThePartsItsRulesRead) {
   EXPECT_EQ(&engine.FactEvent(cloud, {{"PRC_ADVANCED_IC", "t", "", {}}}, &scratch), &cloud);
 }
 
+// Rules that read the items get them without their serial numbers (only
+// SERIAL_LOCATION_MISMATCH reads serials, from a payload of its own), and
+// every other field of an item.
+TEST(FactEventTest, ItemsTravelWithoutTheirSerials) {
+  DetectionEngine engine(PolicyWithEveryQuotaScope("aidr-2025"));
+  v1::Event event;
+  auto* t = event.mutable_trade();
+  t->set_event_id("tr-1");
+  for (const char* model : {"H100", "B200"}) {
+    v1::Item* item = t->add_items();
+    item->set_chip_model(model);
+    item->set_quantity(16);
+    item->set_tpp_per_unit(4000);
+    item->add_serials("SN-1");
+    item->add_serials("SN-2");
+  }
+  t->mutable_items(1)->clear_tpp_per_unit();
+  v1::Event scratch;
+
+  const v1::Event& slim = engine.FactEvent(event, {{"COUNTRY_CAP", "VN", "", {}}}, &scratch);
+  ASSERT_EQ(&slim, &scratch);
+  ASSERT_EQ(slim.trade().items_size(), 2);
+  v1::Item expected = t->items(0);
+  expected.clear_serials();
+  EXPECT_TRUE(MessageDifferencer::Equals(slim.trade().items(0), expected))
+      << slim.trade().items(0).DebugString();
+  EXPECT_FALSE(slim.trade().items(1).has_tpp_per_unit()) << "an absent optional stays absent";
+  // CopyTradeParts copies an item field by field: a new Item field must be
+  // added there (and here) or facts would silently lose it.
+  EXPECT_EQ(v1::Item::descriptor()->field_count(), 4);
+
+  // A rule that does not name its parts gets everything, serials included.
+  const v1::Event& whole = engine.FactEvent(
+      event, {{"COUNTRY_CAP", "VN", "", {}}, {"NOT_A_RULE", "k", "", {}}}, &scratch);
+  EXPECT_EQ(whole.trade().items(0).serials_size(), 2);
+}
+
 }  // namespace
 }  // namespace exportwatch::testing
