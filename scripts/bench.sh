@@ -4,20 +4,21 @@
 #
 #   scripts/bench.sh                 # build dir: $BUILD_DIR or build/
 #   BUILD_DIR=/tmp/build-bench scripts/bench.sh
-#   EW_BENCH_STATE_KEYS=1000000,5000000,20000000 scripts/bench.sh   # bigger state
+#   EW_BENCH_STATE_KEYS=1000000,5000000 scripts/bench.sh   # quicker: no 20M keys
 #   EW_BENCH_PARTS="throughput latency" scripts/bench.sh           # a subset
 #
 # It builds only the benchmark targets it runs (ninja, nice, -j2; a no-op
 # when they are up to date). The build must have EW_BUILD_BENCH=ON (the
 # default) and should be Release or RelWithDebInfo. Raw output of every part
 # is kept in $OUT (default a temporary directory, printed at the end). About
-# 10 minutes on a 2-core machine. Results and method: BENCHMARKS.md.
+# 13 minutes on a 2-core machine (2.5 of them for the 20M-key state).
+# Results and method: BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD_DIR:-build}"
 OUT="${OUT:-$(mktemp -d /tmp/ew-bench-XXXXXX)}"
 PARTS="${EW_BENCH_PARTS:-throughput latency fanout idle state recovery screening}"
-STATE_KEYS="${EW_BENCH_STATE_KEYS:-1000000,5000000}"
+STATE_KEYS="${EW_BENCH_STATE_KEYS:-1000000,5000000,20000000}"
 EVENTS="${EW_BENCH_EVENTS:-150000}"
 # librdkafka properties for the processor and alertd of e2e_bench, e.g.
 # "fetch.wait.max.ms=2" (space-separated K=V).
