@@ -46,7 +46,7 @@ void CopyTradeParts(const v1::TradeEvent& from, uint32_t parts, v1::TradeEvent* 
   if (parts & kTradeItemSerials) {
     *to->mutable_items() = from.items();
   } else if (parts & kTradeItems) {
-    // Field by field, so the serials are never copied (TradeItemFieldsAreCopied
+    // Field by field, so the serials are never copied (ItemsTravelWithoutTheirSerials
     // in fact_event_test fails when Item gains a field this does not copy).
     to->mutable_items()->Reserve(from.items_size());
     for (const auto& item : from.items()) {

@@ -109,8 +109,8 @@ class KeyState {
 enum TradeParts : uint32_t {
   // The items without their serial numbers (model, quantity, TPP).
   kTradeItems = 1u << 0,
-  // The items' serial numbers too: up to thousands per shipment, and no rule
-  // that counts or windows shipments reads them.
+  // The items' serial numbers too: one per unit shipped, and no rule that
+  // counts or windows shipments reads them.
   kTradeItemSerials = 1u << 7,
   kTradeUltimateConsignee = 1u << 1,
   kTradePurchaser = 1u << 2,
