@@ -11,7 +11,7 @@
 # when they are up to date). The build must have EW_BUILD_BENCH=ON (the
 # default) and should be Release or RelWithDebInfo. Raw output of every part
 # is kept in $OUT (default a temporary directory, printed at the end). About
-# 13 minutes on a 2-core machine (2.5 of them for the 20M-key state).
+# 12 minutes on a 2-core machine (about 2 of them for the 20M-key state).
 # Results and method: BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
