@@ -11,7 +11,8 @@
 # when they are up to date). The build must have EW_BUILD_BENCH=ON (the
 # default) and should be Release or RelWithDebInfo. Raw output of every part
 # is kept in $OUT (default a temporary directory, printed at the end). About
-# 12 minutes on a 2-core machine (about 2 of them for the 20M-key state).
+# 12 minutes on a 2-core machine (2-3 of them for the 20M-key state, loaded
+# twice: once for the drain, once for the latency run).
 # Results and method: BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -268,6 +268,10 @@ TEST(FactEventTest, ItemsTravelWithoutTheirSerials) {
   expected.clear_serials();
   EXPECT_TRUE(MessageDifferencer::Equals(slim.trade().items(0), expected))
       << slim.trade().items(0).DebugString();
+  expected = t->items(1);
+  expected.clear_serials();
+  EXPECT_TRUE(MessageDifferencer::Equals(slim.trade().items(1), expected))
+      << slim.trade().items(1).DebugString();
   EXPECT_FALSE(slim.trade().items(1).has_tpp_per_unit()) << "an absent optional stays absent";
   // CopyTradeParts copies an item field by field: a new Item field must be
   // added there (and here) or facts would silently lose it.
