@@ -173,15 +173,17 @@ absl::StatusOr<bool> DetectionEngine::Apply(int32_t partition, const v1::Fact& f
   auto it = by_id_.find(fact.rule_id());
   if (it == by_id_.end()) return false;
   const v1::Event& event = fact.event();
-  // A derived fact is one per (event, source rule): two rules alerting on one
-  // event are two facts, each applied once.
-  std::string dedup_id = fact.source_rule_id().empty()
-                             ? std::string(EventId(event))
-                             : absl::StrCat(EventId(event), "/", fact.source_rule_id());
-  auto seen =
-      state.SeenBefore(partition, fact.rule_id(), fact.key(), dedup_id, absl::ToUnixSeconds(now));
-  if (!seen.ok()) return seen.status();
-  if (*seen) return false;
+  if (!it->second->ReapplyIsNoOp(event)) {
+    // A derived fact is one per (event, source rule): two rules alerting on
+    // one event are two facts, each applied once.
+    std::string dedup_id = fact.source_rule_id().empty()
+                               ? std::string(EventId(event))
+                               : absl::StrCat(EventId(event), "/", fact.source_rule_id());
+    auto seen =
+        state.SeenBefore(partition, fact.rule_id(), fact.key(), dedup_id, absl::ToUnixSeconds(now));
+    if (!seen.ok()) return seen.status();
+    if (*seen) return false;
+  }
   const RuleContext ctx = Context(now, fact.source_rule_id());
   const size_t first_alert = alerts->size();
   VectorEmitter out(alerts, nullptr, reports);

@@ -110,6 +110,9 @@ struct ProcessorMetrics {
   std::atomic<uint64_t> unknown_fields{0};
   std::atomic<uint64_t> facts_out{0};
   std::atomic<uint64_t> facts_applied{0};
+  // Dropped by their dedup mark. A fact that keeps no mark
+  // (Rule::ReapplyIsNoOp) is applied again when re-delivered, and counted
+  // in facts_applied.
   std::atomic<uint64_t> facts_duplicate{0};
   std::atomic<uint64_t> alerts_out{0};
   std::atomic<uint64_t> batches_committed{0};

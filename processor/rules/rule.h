@@ -131,6 +131,13 @@ class Rule {
   // facts both ways and compares).
   virtual uint32_t trade_parts_applied() const { return kTradeAllParts; }
   virtual void Inspect(const v1::Event& event, const RuleContext& ctx, Emitter& out) const = 0;
+  // True when applying a fact of `event` to its key again, at any later
+  // point of the key's history, changes no state and raises no alert. The
+  // engine then keeps no dedup mark for the fact. A mark is a RocksDB write
+  // and lookup per fact, and marks are ~17% of the processor's instructions
+  // at scale (BENCHMARKS.md, session 11). The default, false, is always
+  // correct: every fact is applied once per event id.
+  virtual bool ReapplyIsNoOp(const v1::Event& event) const { return false; }
   [[nodiscard]] virtual absl::Status Apply(const v1::Event& event, absl::string_view key,
                                            const RuleContext& ctx, KeyState& state,
                                            Emitter& out) const {

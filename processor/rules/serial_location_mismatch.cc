@@ -6,7 +6,14 @@
 // Facts are one per serial and carry a slimmed event (the few fields the
 // join needs), so a shipment of many GPUs does not copy itself per GPU.
 // Arrival order does not matter: a shipment that arrives after the cloud
-// sightings is checked against them.
+// sightings is checked against them, and the shipment in force is the
+// latest by (event_time, event_id), whichever arrived last.
+//
+// A shipment's fact keeps no dedup mark (ReapplyIsNoOp): applied again, it
+// cannot replace a shipment that is not older, and every mismatch between
+// the sightings and the country in force was raised when the later of the
+// two arrived. Shipments are most of this rule's facts (one per serial), and
+// most facts of a stream with serials.
 #include <algorithm>
 #include <cstdlib>
 
@@ -36,6 +43,9 @@ std::string Location(const v1::CloudUsageEvent& c) {
 class SerialLocationMismatch final : public Rule {
  public:
   absl::string_view id() const override { return kId; }
+
+  // Sightings are appended to a bounded list, so they keep their marks.
+  bool ReapplyIsNoOp(const v1::Event& event) const override { return event.has_trade(); }
 
   void Inspect(const v1::Event& event, const RuleContext&, Emitter& out) const override {
     if (event.has_trade()) {
@@ -86,7 +96,8 @@ class SerialLocationMismatch final : public Rule {
     if (event.has_trade()) {
       const auto& t = event.trade();
       const int64_t at = t.event_time().seconds();
-      if (s.shipped_country().empty() || at >= s.shipped_at_unix()) {
+      if (s.shipped_country().empty() || at > s.shipped_at_unix() ||
+          (at == s.shipped_at_unix() && t.event_id() >= s.shipment_event_id())) {
         s.set_shipped_country(t.destination_country());
         s.set_shipment_event_id(t.event_id());
         s.set_shipped_at_unix(at);
