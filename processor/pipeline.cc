@@ -165,7 +165,8 @@ class IngestStage {
   // Kafka Streams does (commit.interval.ms): a per-batch synchronous commit
   // cost a coordinator round trip on every batch's path. What a crash can
   // re-read grows to this interval's records, which the design absorbs
-  // (facts are deduplicated by the stateful stage, alerts by id in alertd).
+  // (facts are deduplicated by the stateful stage or are no-ops applied
+  // again, alerts by id in alertd).
   static constexpr absl::Duration kCommitInterval = absl::Milliseconds(100);
 
   // Takes the group's offsets on assignment; before partitions move, commits

@@ -9,8 +9,9 @@
 //  - Ingest: decode a poll batch, produce its alerts, dead letters and facts,
 //    Flush until Kafka has them all, then commit the input offsets to the
 //    group. A crash before the commit re-reads the batch: re-produced facts
-//    are dropped by the stateful stage's event-id dedup, re-produced alerts
-//    carry the same deterministic alert_id and are dropped by alertd.
+//    are dropped by the stateful stage's event-id dedup (or applied again
+//    where that is a no-op, Rule::ReapplyIsNoOp), re-produced alerts carry
+//    the same deterministic alert_id and are dropped by alertd.
 //  - Stateful: apply a poll batch to an in-memory overlay of the state,
 //    produce and Flush its alerts, then append the batch's changes (state,
 //    dedup marks, next input offsets) to the state changelog, one framed

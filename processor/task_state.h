@@ -10,7 +10,8 @@
 // (<len> is the key's length, so keys containing '/' cannot collide.)
 // Every read sees the batch's own earlier writes. Commit() writes the state
 // changes, the dedup marks and the input offsets in one atomic batch: after
-// a crash, state and position agree, and re-delivered facts are dropped.
+// a crash, state and position agree, and re-delivered facts are dropped
+// (except those their rule keeps no mark for: Rule::ReapplyIsNoOp).
 #pragma once
 
 #include <cstdint>

@@ -9,11 +9,11 @@
 // sightings is checked against them, and the shipment in force is the
 // latest by (event_time, event_id), whichever arrived last.
 //
-// A shipment's fact keeps no dedup mark (ReapplyIsNoOp): applied again, it
-// cannot replace a shipment that is not older, and every mismatch between
-// the sightings and the country in force was raised when the later of the
-// two arrived. Shipments are most of this rule's facts (one per serial), and
-// most facts of a stream with serials.
+// A shipment's fact keeps no dedup mark (ReapplyIsNoOp): only a shipment
+// that takes over from the one in force changes the state or raises, and a
+// shipment applied again never takes over from itself. Shipments are most
+// of this rule's facts (one per serial), and most facts of a stream with
+// serials.
 #include <algorithm>
 #include <cstdlib>
 
@@ -96,12 +96,16 @@ class SerialLocationMismatch final : public Rule {
     if (event.has_trade()) {
       const auto& t = event.trade();
       const int64_t at = t.event_time().seconds();
-      if (s.shipped_country().empty() || at > s.shipped_at_unix() ||
-          (at == s.shipped_at_unix() && t.event_id() >= s.shipment_event_id())) {
-        s.set_shipped_country(t.destination_country());
-        s.set_shipment_event_id(t.event_id());
-        s.set_shipped_at_unix(at);
-      }
+      // Only a shipment that takes over does anything. The one in force
+      // again, or an older one, would find only mismatches already raised,
+      // or windows the bounded `alerted` list has since forgotten: raising
+      // those again is what a re-delivery must not do.
+      const bool takes_over = s.shipped_country().empty() || at > s.shipped_at_unix() ||
+                              (at == s.shipped_at_unix() && t.event_id() > s.shipment_event_id());
+      if (!takes_over) return absl::OkStatus();
+      s.set_shipped_country(t.destination_country());
+      s.set_shipment_event_id(t.event_id());
+      s.set_shipped_at_unix(at);
       // Sightings that arrived before the shipment.
       for (const auto& seen : s.sightings()) {
         if (!seen.country().empty() && seen.country() != s.shipped_country()) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -122,19 +123,46 @@ TEST(ReapplyTest, SerialShipmentsDeliveredAgainChangeNothing) {
   std::vector<v1::Fact> delivered_shipments;
   for (const v1::Event& event : MixedStream()) {
     for (const v1::Fact& fact : SerialFacts(engine, event)) {
-      once.Apply(engine, fact);
-      again.Apply(engine, fact);
+      ASSERT_NO_FATAL_FAILURE(once.Apply(engine, fact));
+      ASSERT_NO_FATAL_FAILURE(again.Apply(engine, fact));
       if (event.has_trade()) delivered_shipments.push_back(fact);
     }
-    // Every shipment fact delivered so far, once more, after each event:
-    // newest first, so an older shipment is always the last one applied.
+    // Every shipment fact delivered so far, once more, after each event: the
+    // last delivered first, so the earliest delivered is applied last (at a
+    // tie, the shipment that is not in force).
     for (auto it = delivered_shipments.rbegin(); it != delivered_shipments.rend(); ++it) {
-      again.Apply(engine, *it);
+      ASSERT_NO_FATAL_FAILURE(again.Apply(engine, *it));
     }
   }
-  // Country mismatches (SN-1 in CN, SN-3 in VN then MY, SN-4 in IN) and two
-  // sites within a day (SN-2): the comparison covers alerts.
-  EXPECT_GE(once.alerts.size(), 4u);
+  // Country mismatches (SN-1 in CN against AE, then against SG; SN-2 in RU;
+  // SN-3 in MY against VN; SN-4 in IN) and two sites within a day (SN-2).
+  EXPECT_EQ(once.alerts.size(), 6u);
+  ExpectSameAlerts(again.alerts, once.alerts);
+  EXPECT_EQ(again.Stored(), once.Stored());
+}
+
+// A serial's `alerted` list keeps 64 windows. Once it has forgotten one, the
+// shipment in force, delivered again, must still raise nothing.
+TEST(ReapplyTest, ShipmentDeliveredAgainAfterTheAlertedListOverflowed) {
+  DetectionEngine engine(*Policy::FromProfile("aidr-2025"));
+  std::vector<v1::Event> stream = {Shipment("tr-x", kT0, "US", {"SN-X"}),
+                                   Sighting("cu-00", kT0 + 3600, "CN", "S-00", "SN-X")};
+  // 13 sites within a day: 78 pairs, so the first window (US>CN) is evicted.
+  for (int i = 1; i <= 12; ++i) {
+    const std::string n = absl::StrCat(i < 10 ? "0" : "", i);
+    stream.push_back(Sighting("cu-" + n, kT0 + 3600 + i * 600, "US", "S-" + n, "SN-X"));
+  }
+  Side once, again;
+  for (const v1::Event& event : stream) {
+    for (const v1::Fact& fact : SerialFacts(engine, event)) {
+      ASSERT_NO_FATAL_FAILURE(once.Apply(engine, fact));
+      ASSERT_NO_FATAL_FAILURE(again.Apply(engine, fact));
+    }
+  }
+  ASSERT_EQ(once.alerts.size(), 79u);  // US>CN and the 78 pairs of sites
+  for (const v1::Fact& fact : SerialFacts(engine, stream[0])) {
+    ASSERT_NO_FATAL_FAILURE(again.Apply(engine, fact));
+  }
   ExpectSameAlerts(again.alerts, once.alerts);
   EXPECT_EQ(again.Stored(), once.Stored());
 }
@@ -146,10 +174,10 @@ TEST(ReapplyTest, ShipmentInForceDoesNotDependOnArrivalOrder) {
   const v1::Event use = Sighting("cu-9", kT0 + 60, "AE", "DXB-1", "SN-9");
   Side ab, ba;
   for (const auto* e : {&a, &b, &use}) {
-    for (const auto& f : SerialFacts(engine, *e)) ab.Apply(engine, f);
+    for (const auto& f : SerialFacts(engine, *e)) ASSERT_NO_FATAL_FAILURE(ab.Apply(engine, f));
   }
   for (const auto* e : {&b, &a, &use}) {
-    for (const auto& f : SerialFacts(engine, *e)) ba.Apply(engine, f);
+    for (const auto& f : SerialFacts(engine, *e)) ASSERT_NO_FATAL_FAILURE(ba.Apply(engine, f));
   }
   EXPECT_EQ(ab.Stored(), ba.Stored());
   // tr-b (SG) is in force: the serial in use in AE is a mismatch.
@@ -161,7 +189,9 @@ TEST(ReapplyTest, ShipmentsKeepNoDedupMarkSightingsDo) {
   DetectionEngine engine(*Policy::FromProfile("aidr-2025"));
   Side side;
   for (const v1::Event& event : MixedStream()) {
-    for (const v1::Fact& fact : SerialFacts(engine, event)) side.Apply(engine, fact);
+    for (const v1::Fact& fact : SerialFacts(engine, event)) {
+      ASSERT_NO_FATAL_FAILURE(side.Apply(engine, fact));
+    }
   }
   int shipment_marks = 0;
   int sighting_marks = 0;
