@@ -134,8 +134,8 @@ class Rule {
   // True when applying a fact of `event` to its key again, at any later
   // point of the key's history, changes no state and raises no alert. The
   // engine then keeps no dedup mark for the fact. A mark is a RocksDB write
-  // and lookup per fact, and marks are ~17% of the processor's instructions
-  // at scale (BENCHMARKS.md, session 11). The default, false, is always
+  // and lookup per fact; marks were 17% of the processor's instructions at
+  // 100k events (BENCHMARKS.md, session 11). The default, false, is always
   // correct: every fact is applied once per event id.
   virtual bool ReapplyIsNoOp(const v1::Event& event) const { return false; }
   [[nodiscard]] virtual absl::Status Apply(const v1::Event& event, absl::string_view key,

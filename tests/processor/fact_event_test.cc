@@ -20,6 +20,7 @@
 #include "processor/task_state.h"
 #include "processor/watchlist_data.h"
 #include "state/state_store.h"
+#include "tests/common/store_contents.h"
 
 namespace exportwatch::testing {
 namespace {
@@ -57,15 +58,7 @@ struct Side {
     }
   }
 
-  std::map<std::string, std::string> Stored() {
-    std::map<std::string, std::string> out;
-    absl::Status s = store->Scan("", "", [&](absl::string_view k, absl::string_view v) {
-      out.emplace(std::string(k), std::string(v));
-      return true;
-    });
-    EXPECT_TRUE(s.ok()) << s;
-    return out;
-  }
+  std::map<std::string, std::string> Stored() { return StoreContents(*store); }
 };
 
 // The profile, plus quotas over every party scope and the licence (the

@@ -16,6 +16,7 @@
 #include "processor/task_state.h"
 #include "state/state_store.h"
 #include "tests/common/contract_events.h"
+#include "tests/common/store_contents.h"
 
 namespace exportwatch::testing {
 namespace {
@@ -79,15 +80,7 @@ struct Side {
     ASSERT_TRUE(s.ok()) << s;
   }
 
-  std::map<std::string, std::string> Stored() {
-    std::map<std::string, std::string> out;
-    absl::Status s = store->Scan("", "", [&](absl::string_view k, absl::string_view v) {
-      out.emplace(std::string(k), std::string(v));
-      return true;
-    });
-    EXPECT_TRUE(s.ok()) << s;
-    return out;
-  }
+  std::map<std::string, std::string> Stored() { return StoreContents(*store); }
 };
 
 void ExpectSameAlerts(const std::vector<v1::Alert>& got, const std::vector<v1::Alert>& want) {
