@@ -495,9 +495,9 @@ absl::Status DecodeEvent(Stream stream, ContentType type, absl::string_view payl
     if (info) info->json_fallback = true;
     return DecodeEventProtobufJson(stream, payload, limits, out, info);
   }
-  // The member of the previous record's stream is kept (cleared, it keeps
-  // its strings' and repeated fields' memory, not its singular sub-messages,
-  // which proto3's Clear deletes); another stream replaces it.
+  // The member of the previous record's stream is kept: cleared, it keeps
+  // the memory of its strings, repeated fields and sub-messages (those are
+  // `optional` in events.proto for this). Another stream replaces it.
   google::protobuf::Message* msg = MemberOf(stream, out);
   msg->Clear();
   // Binary protobuf: nesting is bounded by the schema (no recursive

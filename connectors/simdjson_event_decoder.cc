@@ -79,8 +79,9 @@ std::string Quote(std::string_view s) {
 
 // Members of Event's oneof kept for reuse: cleared, they keep their strings
 // and repeated elements, so that decoding allocates less (a processor
-// decodes every record into one Event). Their singular sub-messages (Party,
-// Payment...) are not kept: protobuf 3.21's Clear() deletes them.
+// decodes every record into one Event). Their sub-messages (Party,
+// Payment...) are kept too: they are `optional` in events.proto, so Clear()
+// empties them rather than deleting them.
 struct Spares {
   std::unique_ptr<v1::TradeEvent> trade;
   std::unique_ptr<v1::CloudUsageEvent> cloud_usage;

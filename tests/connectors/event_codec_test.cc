@@ -85,6 +85,51 @@ TEST(EventCodecTest, ProtobufBinaryRoundTrips) {
   EXPECT_EQ(e.trade().SerializeAsString(), bytes);
 }
 
+// A processor decodes every record into one Event. The next record must see
+// nothing of the previous one (sub-messages it lacks are absent, not empty
+// leftovers), and a sub-message both have is reused, not freed and
+// allocated again: events.proto declares them `optional` for that.
+TEST(EventCodecTest, EverySubMessageOfAnEventIsKeptByClear) {
+  for (const auto* d : {v1::TradeEvent::descriptor(), v1::CloudUsageEvent::descriptor(),
+                        v1::ModelTransferEvent::descriptor()}) {
+    for (int i = 0; i < d->field_count(); ++i) {
+      const auto* f = d->field(i);
+      if (f->is_repeated() || f->message_type() == nullptr) continue;
+      // Without the keyword protobuf's Clear() deletes the sub-message.
+      EXPECT_TRUE(f->has_optional_keyword()) << f->full_name() << " is not `optional`";
+    }
+  }
+}
+
+TEST(EventCodecTest, ReusedEventKeepsSubMessagesButNothingElse) {
+  const v1::Event full = MustDecode(Stream::kTrade, Fixture("contract_trade.json"));
+  ASSERT_TRUE(full.trade().has_exporter() && full.trade().has_payment() &&
+              full.trade().has_site() && full.trade().has_authorization());
+  v1::TradeEvent bare;
+  bare.set_event_id("tr-bare");
+  bare.mutable_event_time()->set_seconds(1740910560);
+  bare.set_destination_country("NL");
+  bare.mutable_exporter()->set_name("Other Exporter");
+  auto decode = [](const v1::TradeEvent& t, v1::Event* into) {
+    return DecodeEvent(Stream::kTrade, ContentType::kProtobuf, t.SerializeAsString(),
+                       DecodeLimits(), into, nullptr);
+  };
+
+  v1::Event reused;
+  ASSERT_TRUE(decode(full.trade(), &reused).ok());
+  ASSERT_TRUE(decode(bare, &reused).ok());
+  EXPECT_EQ(reused.trade().SerializeAsString(), bare.SerializeAsString());
+  EXPECT_FALSE(reused.trade().has_payment());
+  EXPECT_FALSE(reused.trade().has_site());
+  EXPECT_FALSE(reused.trade().has_authorization());
+  EXPECT_FALSE(reused.trade().has_end_user());
+  EXPECT_EQ(reused.trade().exporter().country(), "");
+
+  // And back: the full record again decodes exactly as into a fresh Event.
+  ASSERT_TRUE(decode(full.trade(), &reused).ok());
+  EXPECT_EQ(reused.trade().SerializeAsString(), full.trade().SerializeAsString());
+}
+
 // The short path reads the schema's doubles by generated accessors: every
 // double reachable from Event, set to NaN in an otherwise valid small record,
 // must be rejected, and the short path must know all of them (else every
