@@ -51,7 +51,7 @@ class CompositeRisk final : public Rule {
                                 ctx.policy.proto().allowed_lateness_seconds(), qualifies);
     if (!hit.ok()) return hit.status();
     if (!hit->range) return absl::OkStatus();
-    const v1::WindowLog& log = hit->log;
+    const v1::WindowLog& log = *hit->log;
     const WindowRange r = *hit->range;
     auto rules_set = distinct(log, r);
     std::vector<std::string> rules(rules_set.begin(), rules_set.end());

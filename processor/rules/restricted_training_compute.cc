@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "common/status_macros.h"
 #include "exportwatch/v1/internal.pb.h"
 #include "processor/rules/alert_builder.h"
 #include "processor/rules/rule.h"
@@ -94,10 +95,11 @@ class RestrictedTrainingCompute final : public Rule {
     const auto& c = event.cloud_usage();
     const Policy& p = ctx.policy;
     const auto& cfg = p.proto().training_compute();
-    v1::QuotaState q;
-    auto stored = state.Get(kState);
-    if (!stored.ok()) return stored.status();
-    if (stored->has_value()) q.ParseFromString(**stored);
+    // Held parsed for the batch: a busy (parent, model) counter is rewritten
+    // by many usage records of one batch.
+    bool stored = false;
+    ASSIGN_OR_RETURN(v1::QuotaState * state_q, state.Mutable<v1::QuotaState>(kState, &stored));
+    v1::QuotaState& q = *state_q;
     const double ops = Ops(c, p);
     q.set_used(q.used() + ops);
     AppendBounded(q.mutable_event_ids(), c.event_id(), kEvidenceIds);
@@ -144,7 +146,6 @@ class RestrictedTrainingCompute final : public Rule {
       SetValue(a, "provider_id", c.provider_id());
       out.Alert(std::move(a));
     }
-    state.Put(kState, q.SerializeAsString());
     return absl::OkStatus();
   }
 };

@@ -50,7 +50,7 @@ class ShipmentStructuring final : public Rule {
                                 ctx.policy.proto().allowed_lateness_seconds(), qualifies);
     if (!hit.ok()) return hit.status();
     if (!hit->range) return absl::OkStatus();
-    const v1::WindowLog& log = hit->log;
+    const v1::WindowLog& log = *hit->log;
     const WindowRange r = *hit->range;
     const double total = WindowSum(log, r);
     const int count = r.last - r.first + 1;

@@ -15,14 +15,6 @@ bool Before(const v1::WindowEntry& a, const v1::WindowEntry& b) {
 
 }  // namespace
 
-absl::StatusOr<v1::WindowLog> LoadWindowLog(KeyState& state, absl::string_view name) {
-  v1::WindowLog log;
-  auto stored = state.Get(name);
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value()) log.ParseFromString(**stored);
-  return log;
-}
-
 bool AddToWindow(v1::WindowLog* log, v1::WindowEntry entry, int64_t window_seconds,
                  int64_t lateness_seconds) {
   const int64_t t = entry.time_unix();
@@ -92,15 +84,16 @@ absl::StatusOr<WindowHit> AddAndFindWindow(
     KeyState& state, absl::string_view name, v1::WindowEntry entry, int64_t window_seconds,
     int64_t lateness_seconds,
     const std::function<bool(const v1::WindowLog&, WindowRange)>& qualifies) {
-  auto log = LoadWindowLog(state, name);
+  bool stored = false;
+  auto log = state.Mutable<v1::WindowLog>(name, &stored);
   if (!log.ok()) return log.status();
-  WindowHit hit{std::move(*log), std::nullopt};
+  v1::WindowLog* l = *log;
+  WindowHit hit{l, std::nullopt};
   const int64_t t = entry.time_unix();
-  if (AddToWindow(&hit.log, std::move(entry), window_seconds, lateness_seconds)) {
-    hit.range = FindQualifyingWindow(hit.log, t, window_seconds, qualifies);
-    if (hit.range) MarkAlerted(&hit.log, *hit.range);
+  if (AddToWindow(l, std::move(entry), window_seconds, lateness_seconds)) {
+    hit.range = FindQualifyingWindow(*l, t, window_seconds, qualifies);
+    if (hit.range) MarkAlerted(l, *hit.range);
   }
-  state.Put(name, hit.log.SerializeAsString());
   return hit;
 }
 

@@ -28,9 +28,6 @@ namespace exportwatch {
 
 constexpr int kMaxWindowEntries = 1024;
 
-// Reads the log stored under `name` (an empty log when none).
-[[nodiscard]] absl::StatusOr<v1::WindowLog> LoadWindowLog(KeyState& state, absl::string_view name);
-
 // Adds `entry` unless it is too late (then counts it); prunes what no
 // window of `window_seconds` can still use. Returns whether it was added.
 bool AddToWindow(v1::WindowLog* log, v1::WindowEntry entry, int64_t window_seconds,
@@ -58,12 +55,14 @@ std::string WindowId(const v1::WindowLog& log, WindowRange range);
 // Sum of the amounts of `range`.
 double WindowSum(const v1::WindowLog& log, WindowRange range);
 
-// A sliding-window rule's Apply in one step: loads the log stored under
-// `name`, adds `entry`, looks for a qualifying window containing it (marked
-// alerted when found) and stores the log back.
+// A sliding-window rule's Apply in one step: takes the log stored under
+// `name` (KeyState::Mutable: parsed once per stateful batch, written back
+// when it commits, since a busy key's log of up to kMaxWindowEntries is
+// rewritten by many facts of one batch), adds `entry`, and looks for a
+// qualifying window containing it (marked alerted when found).
 struct WindowHit {
-  v1::WindowLog log;
-  std::optional<WindowRange> range;  // set when a window qualifies
+  const v1::WindowLog* log = nullptr;  // valid until the batch commits
+  std::optional<WindowRange> range;    // set when a window qualifies
 };
 [[nodiscard]] absl::StatusOr<WindowHit> AddAndFindWindow(
     KeyState& state, absl::string_view name, v1::WindowEntry entry, int64_t window_seconds,
