@@ -255,6 +255,12 @@ class IngestStage {
       // Once for the screening rule and the entity registry.
       if (note_parties) parties_ = ScreenedParties(event_);
       engine->Inspect(event_, now, &alerts_, &event_facts_, note_parties ? &parties_ : nullptr);
+      // The event as its facts carry it (for a trade, the parts their rules
+      // read), serialized once for all of them.
+      event_bytes_.clear();
+      if (!event_facts_.empty()) {
+        engine->FactEvent(event_, event_facts_, &fact_event_).AppendToString(&event_bytes_);
+      }
       if (auto too_big = OversizedOutput(); !too_big.empty()) {
         // Kafka would refuse it and the stage would retry forever: the event
         // is dead-lettered instead (no valid event comes near the limit).
@@ -270,10 +276,6 @@ class IngestStage {
       }
       n_alerts += alerts_.size();
       n_facts += event_facts_.size();
-      if (!event_facts_.empty()) {
-        event_bytes_.clear();
-        engine->FactEvent(event_, event_facts_, &fact_event_).AppendToString(&event_bytes_);
-      }
       for (auto& f : event_facts_) {
         fact_.Clear();
         fact_.set_rule_id(f.rule_id);
@@ -324,8 +326,10 @@ class IngestStage {
 
   // Empty, or why this event's alerts or facts would be too large to produce.
   std::string OversizedOutput() const {
-    // Sized only when it travels (about half of the events raise no fact).
-    const size_t fact_bytes = event_facts_.empty() ? 0 : event_.ByteSizeLong() + 512;
+    // What travels: the serialized fact event (empty when the event raised
+    // no fact) plus room for a fact's own fields. Payload facts (one per
+    // serial) carry a few fields of the event, so they are smaller.
+    const size_t fact_bytes = event_bytes_.empty() ? 0 : event_bytes_.size() + 512;
     if (fact_bytes > kMaxOutputBytes) {
       return absl::StrCat("event re-encoded as a fact is ", fact_bytes, " bytes (limit ",
                           kMaxOutputBytes, ")");
