@@ -18,8 +18,9 @@ class VectorEmitter final : public Emitter {
                 UsageReports* reports = nullptr)
       : alerts_(alerts), facts_(facts), reports_(reports) {}
   v1::QuotaUsage* UsageSlot(absl::string_view quota_id, absl::string_view subject_id,
-                            int64_t window_start_unix) override {
-    return reports_ == nullptr ? nullptr : reports_->Slot(quota_id, subject_id, window_start_unix);
+                            int64_t window_start_unix, bool* fresh) override {
+    return reports_ == nullptr ? nullptr
+                               : reports_->Slot(quota_id, subject_id, window_start_unix, fresh);
   }
   void Alert(v1::Alert alert) override { alerts_->push_back(std::move(alert)); }
   void Fact(absl::string_view rule_id, std::string key) override {
@@ -78,17 +79,21 @@ std::string QuotaUsageKey(absl::string_view quota_id, absl::string_view subject_
 }
 
 v1::QuotaUsage* UsageReports::Slot(absl::string_view quota_id, absl::string_view subject_id,
-                                   int64_t window_start_unix) {
-  std::string key = QuotaUsageKey(quota_id, subject_id, window_start_unix);
-  auto [it, added] = index_.try_emplace(key, used_);
-  if (added) {
-    if (used_ == slots_.size()) slots_.push_back(std::make_unique<Entry>());
-    slots_[used_]->key = std::move(key);
-    ++used_;
-  }
-  v1::QuotaUsage* usage = &slots_[it->second]->usage;
-  usage->Clear();
-  return usage;
+                                   int64_t window_start_unix, bool* fresh) {
+  // Looked up in a reused buffer: most calls find the window's slot, and
+  // only a new one needs a string of its own.
+  lookup_.clear();
+  absl::StrAppend(&lookup_, quota_id, "|", subject_id, "|", window_start_unix);
+  auto it = index_.find(lookup_);
+  *fresh = it == index_.end();
+  if (!*fresh) return &slots_[it->second]->usage;
+  if (used_ == slots_.size()) slots_.push_back(std::make_unique<Entry>());
+  Entry& e = *slots_[used_];
+  e.key = lookup_;
+  index_.emplace(e.key, used_);
+  ++used_;
+  e.usage.Clear();
+  return &e.usage;
 }
 
 void UsageReports::Clear() {

@@ -38,9 +38,10 @@ std::string QuotaUsageKey(absl::string_view quota_id, absl::string_view subject_
 // message instead of a new one per shipment.
 class UsageReports {
  public:
-  // The window's slot, cleared (Emitter::UsageSlot).
+  // The window's slot: cleared when `*fresh` (its first report of the
+  // batch), else as its last report left it (Emitter::UsageSlot).
   v1::QuotaUsage* Slot(absl::string_view quota_id, absl::string_view subject_id,
-                       int64_t window_start_unix);
+                       int64_t window_start_unix, bool* fresh);
   // Forgets the reports; keeps the messages for the next batch.
   void Clear();
   // The reports, in the order their windows were first reported.
@@ -56,6 +57,7 @@ class UsageReports {
   std::vector<std::unique_ptr<Entry>> slots_;  // [0, used_) hold this batch's
   size_t used_ = 0;
   absl::flat_hash_map<std::string, size_t> index_;  // key -> slot
+  std::string lookup_;                              // Slot's key, reused
 };
 
 struct FactOut {

@@ -182,21 +182,30 @@ class QuotaRule final : public Rule {
       out.Alert(std::move(a));
     }
     const bool bounded = q.window_end_unix() > q.window_start_unix();  // LIFETIME has none
-    v1::QuotaUsage* usage = out.UsageSlot(def_.id(), key, bounded ? q.window_start_unix() : 0);
+    bool fresh = false;
+    v1::QuotaUsage* usage =
+        out.UsageSlot(def_.id(), key, bounded ? q.window_start_unix() : 0, &fresh);
     if (usage == nullptr) return absl::OkStatus();
-    usage->set_rule_id(def_.rule_id());
-    usage->set_quota_id(def_.id());
-    usage->mutable_subject()->set_kind(SubjectOf(def_.scope()));
-    usage->mutable_subject()->set_id(key.data(), key.size());
-    usage->set_used(q.used());
-    usage->set_limit(limit);
-    if (bounded) {
-      usage->mutable_window_start()->set_seconds(q.window_start_unix());
-      usage->mutable_window_end()->set_seconds(q.window_end_unix());
+    if (fresh) {
+      usage->set_rule_id(def_.rule_id());
+      usage->set_quota_id(def_.id());
+      usage->mutable_subject()->set_kind(SubjectOf(def_.scope()));
+      usage->mutable_subject()->set_id(key.data(), key.size());
+      usage->set_limit(limit);
+      if (bounded) {
+        usage->mutable_window_start()->set_seconds(q.window_start_unix());
+        usage->mutable_window_end()->set_seconds(q.window_end_unix());
+      }
+      *usage->mutable_policy() = ctx.policy.ref();
+      *usage->mutable_event_ids() = q.event_ids();
+    } else {
+      // The slot's ids were the state's before this shipment: the same
+      // bounded append keeps them equal (copying the list per shipment was
+      // most of the report's cost).
+      AppendBounded(usage->mutable_event_ids(), t.event_id(), kEvidenceIds);
     }
-    *usage->mutable_policy() = ctx.policy.ref();
+    usage->set_used(q.used());
     usage->set_level_reached(q.levels_fired() >= 0 ? def_.levels(q.levels_fired()) : 0);
-    *usage->mutable_event_ids() = q.event_ids();
     return absl::OkStatus();
   }
 

@@ -62,13 +62,18 @@ class Emitter {
   // and event_time) instead: for rules that fan one event out to many keys
   // (one fact per serial number) and need only a few of its fields.
   virtual void Fact(absl::string_view rule_id, std::string key, v1::Event payload) = 0;
-  // The message to fill with a quota window's current usage (QueryService's
-  // view) after an Apply changed it: cleared, and the same one for every
-  // report of that window until the stateful batch ends, since only the
-  // newest is published. Null from emitters that serve no view: nothing to
-  // build. `window_start_unix`: 0 for a window without bounds.
+  // The message holding a quota window's current usage (QueryService's
+  // view), to bring up to date after an Apply changed it: the same one for
+  // every report of that window until the stateful batch ends, since only
+  // the newest is published. `*fresh` says it is the window's first report
+  // of the batch: the message is then cleared, to be filled whole.
+  // Otherwise it holds the window's previous report of this batch, made by
+  // the same rule from the same state under the same policy, so only what
+  // changed since needs setting (a country's window is reported by most
+  // shipments of a batch). Null from emitters that serve no view: nothing
+  // to build. `window_start_unix`: 0 for a window without bounds.
   virtual v1::QuotaUsage* UsageSlot(absl::string_view quota_id, absl::string_view subject_id,
-                                    int64_t window_start_unix) {
+                                    int64_t window_start_unix, bool* fresh) {
     return nullptr;
   }
 };

@@ -10,18 +10,25 @@ namespace {
 
 TEST(UsageReportsTest, KeepsTheNewestPerWindowInFirstReportOrder) {
   UsageReports reports;
-  v1::QuotaUsage* vn = reports.Slot("COUNTRY_QUOTA", "VN", 1700000000);
+  bool fresh = false;
+  v1::QuotaUsage* vn = reports.Slot("COUNTRY_QUOTA", "VN", 1700000000, &fresh);
+  EXPECT_TRUE(fresh);
   vn->set_used(1);
   vn->add_event_ids("e1");
-  reports.Slot("COUNTRY_QUOTA", "SG", 1700000000)->set_used(5);
-  // The same window again: the same message, cleared for the newer usage.
-  v1::QuotaUsage* again = reports.Slot("COUNTRY_QUOTA", "VN", 1700000000);
+  reports.Slot("COUNTRY_QUOTA", "SG", 1700000000, &fresh)->set_used(5);
+  EXPECT_TRUE(fresh);
+  // The same window again: the same message, as its last report left it,
+  // for the rule to bring up to date.
+  v1::QuotaUsage* again = reports.Slot("COUNTRY_QUOTA", "VN", 1700000000, &fresh);
+  EXPECT_FALSE(fresh);
   EXPECT_EQ(again, vn);
-  EXPECT_EQ(again->used(), 0);
-  EXPECT_EQ(again->event_ids_size(), 0);
+  EXPECT_EQ(again->used(), 1);
+  ASSERT_EQ(again->event_ids_size(), 1);
+  EXPECT_EQ(again->event_ids(0), "e1");
   again->set_used(2);
   // Another window of the same quota and subject is another report.
-  reports.Slot("COUNTRY_QUOTA", "VN", 0)->set_used(7);
+  reports.Slot("COUNTRY_QUOTA", "VN", 0, &fresh)->set_used(7);
+  EXPECT_TRUE(fresh);
 
   ASSERT_EQ(reports.size(), 3u);
   EXPECT_EQ(reports.key(0), "COUNTRY_QUOTA|VN|1700000000");
@@ -43,10 +50,18 @@ TEST(UsageReportsTest, KeepsTheNewestPerWindowInFirstReportOrder) {
 
   reports.Clear();
   EXPECT_EQ(reports.size(), 0u);
-  v1::QuotaUsage* next = reports.Slot("COUNTRY_QUOTA", "SG", 1700000000);
+  // A new batch: every window is fresh again, in a cleared message (the
+  // slots' messages are reused, so SG's may be VN's old one).
+  v1::QuotaUsage* next = reports.Slot("COUNTRY_QUOTA", "SG", 1700000000, &fresh);
+  EXPECT_TRUE(fresh);
   EXPECT_EQ(next->used(), 0) << "a new batch starts from a cleared message";
-  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(next->event_ids_size(), 0);
+  v1::QuotaUsage* vn_again = reports.Slot("COUNTRY_QUOTA", "VN", 1700000000, &fresh);
+  EXPECT_TRUE(fresh) << "a window reported in the last batch is fresh in this one";
+  EXPECT_EQ(vn_again->used(), 0);
+  ASSERT_EQ(reports.size(), 2u);
   EXPECT_EQ(reports.key(0), "COUNTRY_QUOTA|SG|1700000000");
+  EXPECT_EQ(reports.key(1), "COUNTRY_QUOTA|VN|1700000000");
 }
 
 }  // namespace
