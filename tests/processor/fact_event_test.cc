@@ -98,6 +98,37 @@ std::shared_ptr<const Policy> PolicyWithEveryQuotaScope(const std::string& profi
   return *policy;
 }
 
+// The processing time of these tests' Inspects and Applies.
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+
+// Generates 20,000 events of the generator's stream (5% violations), runs
+// them through `engine`'s Inspect and calls on_fact(event, fact) for each
+// fact in order, then on_event_end() after each event's facts. Stops at the
+// first fatal failure (an ASSERT in a callback only leaves the callback).
+template <typename OnFact, typename OnEventEnd>
+void ForEachFact(const DetectionEngine& engine, uint64_t seed, OnFact on_fact,
+                 OnEventEnd on_event_end) {
+  EventGenerator::Options o;
+  o.seed = seed;
+  o.violation_rate = 0.05;
+  o.data_dir = std::string(EW_SHARED_DIR) + "/data";
+  auto gen = EventGenerator::Create(o);
+  ASSERT_TRUE(gen.ok()) << gen.status();
+  GeneratedEvent ge;
+  for (int i = 0; i < 20000; ++i) {
+    (*gen)->Next(&ge);
+    std::vector<v1::Alert> alerts;
+    std::vector<FactOut> facts;
+    engine.Inspect(ge.event, kNow, &alerts, &facts);
+    for (const FactOut& f : facts) {
+      on_fact(ge.event, f);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    on_event_end();
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
 class FactEventTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(FactEventTest, TrimmedFactsRaiseWhatWholeEventsRaise) {
@@ -105,42 +136,31 @@ TEST_P(FactEventTest, TrimmedFactsRaiseWhatWholeEventsRaise) {
   auto watchlist = LoadWatchlists({data_dir + "/moov-io-watchman/csl.csv"});
   ASSERT_TRUE(watchlist.ok()) << watchlist.status();
   DetectionEngine engine(PolicyWithEveryQuotaScope(GetParam()), *watchlist);
-  EventGenerator::Options o;
-  o.seed = 7;
-  o.violation_rate = 0.05;
-  o.data_dir = data_dir;
-  auto gen = EventGenerator::Create(o);
-  ASSERT_TRUE(gen.ok()) << gen.status();
-
-  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
   Side whole, trimmed;
   size_t trimmed_facts = 0, whole_bytes = 0, trimmed_bytes = 0;
   std::map<std::string, int> facts_by_rule;
-  GeneratedEvent ge;
   v1::Event scratch;
-  for (int i = 0; i < 20000; ++i) {
-    (*gen)->Next(&ge);
-    std::vector<v1::Alert> alerts;
-    std::vector<FactOut> facts;
-    engine.Inspect(ge.event, now, &alerts, &facts);
-    for (const FactOut& f : facts) {
-      // Each fact trimmed to its own rule's parts, not to the union the
-      // pipeline sends: a rule that reads a part it does not name must fail
-      // here even when another rule of the same event names that part.
-      const v1::Event& fact_event = engine.FactEvent(ge.event, {f}, &scratch);
-      ++facts_by_rule[f.rule_id];
-      if (!f.payload.has_value() && &fact_event != &ge.event) {
-        ++trimmed_facts;
-        whole_bytes += ge.event.ByteSizeLong();
-        trimmed_bytes += fact_event.ByteSizeLong();
-      }
-      whole.ApplyAll(engine, MakeFact(f, ge.event), now);
-      trimmed.ApplyAll(engine, MakeFact(f, fact_event), now);
-      if (HasFatalFailure()) return;
-    }
-    ASSERT_TRUE(whole.state.Commit().ok());
-    ASSERT_TRUE(trimmed.state.Commit().ok());
-  }
+  ForEachFact(
+      engine, /*seed=*/7,
+      [&](const v1::Event& event, const FactOut& f) {
+        // Each fact trimmed to its own rule's parts, not to the union the
+        // pipeline sends: a rule that reads a part it does not name must fail
+        // here even when another rule of the same event names that part.
+        const v1::Event& fact_event = engine.FactEvent(event, {f}, &scratch);
+        ++facts_by_rule[f.rule_id];
+        if (!f.payload.has_value() && &fact_event != &event) {
+          ++trimmed_facts;
+          whole_bytes += event.ByteSizeLong();
+          trimmed_bytes += fact_event.ByteSizeLong();
+        }
+        whole.ApplyAll(engine, MakeFact(f, event), kNow);
+        trimmed.ApplyAll(engine, MakeFact(f, fact_event), kNow);
+      },
+      [&] {
+        ASSERT_TRUE(whole.state.Commit().ok());
+        ASSERT_TRUE(trimmed.state.Commit().ok());
+      });
+  if (HasFatalFailure()) return;
 
   // The stream exercised the trimmed path, on every kind of quota.
   for (const char* rule : {"PURCHASER_CAP", "END_USER_CAP", "EXPORTER_CAP", "LICENCE_CAP",
@@ -188,14 +208,6 @@ TEST_P(FactEventTest, TrimmedFactsRaiseWhatWholeEventsRaise) {
 // what applying every fact in a batch of its own reported last.
 TEST_P(FactEventTest, BatchedReportsAreTheNewestSingleFactReports) {
   DetectionEngine engine(PolicyWithEveryQuotaScope(GetParam()));
-  EventGenerator::Options o;
-  o.seed = 11;
-  o.violation_rate = 0.05;
-  o.data_dir = std::string(EW_SHARED_DIR) + "/data";
-  auto gen = EventGenerator::Create(o);
-  ASSERT_TRUE(gen.ok()) << gen.status();
-
-  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
   constexpr int kFactsPerBatch = 300;
   Side single, batched;
   std::map<std::string, v1::QuotaUsage> newest;  // single's last report per window
@@ -217,26 +229,19 @@ TEST_P(FactEventTest, BatchedReportsAreTheNewestSingleFactReports) {
     ASSERT_TRUE(batched.state.Commit().ok());
     facts_in_batch = reports_in_batch = 0;
   };
-  GeneratedEvent ge;
-  for (int i = 0; i < 20000; ++i) {
-    (*gen)->Next(&ge);
-    std::vector<v1::Alert> alerts;
-    std::vector<FactOut> facts;
-    engine.Inspect(ge.event, now, &alerts, &facts);
-    for (const FactOut& f : facts) {
-      single.ApplyAll(engine, MakeFact(f, ge.event), now);
-      batched.ApplyAll(engine, MakeFact(f, ge.event), now, /*own_batch=*/false);
-      if (HasFatalFailure()) return;
-      for (; seen < single.reports.size(); ++seen, ++reports_in_batch) {
-        newest[QuotaUsageKey(single.reports[seen])] = single.reports[seen];
-      }
-      if (++facts_in_batch == kFactsPerBatch) {
-        end_batch();
+  ForEachFact(
+      engine, /*seed=*/11,
+      [&](const v1::Event& event, const FactOut& f) {
+        single.ApplyAll(engine, MakeFact(f, event), kNow);
+        batched.ApplyAll(engine, MakeFact(f, event), kNow, /*own_batch=*/false);
         if (HasFatalFailure()) return;
-      }
-    }
-    ASSERT_TRUE(single.state.Commit().ok());
-  }
+        for (; seen < single.reports.size(); ++seen, ++reports_in_batch) {
+          newest[QuotaUsageKey(single.reports[seen])] = single.reports[seen];
+        }
+        if (++facts_in_batch == kFactsPerBatch) end_batch();
+      },
+      [&] { ASSERT_TRUE(single.state.Commit().ok()); });
+  if (HasFatalFailure()) return;
   end_batch();
   std::cout << GetParam() << ": " << compared << " batched reports compared, " << superseded
             << " superseded within their batch\n";
