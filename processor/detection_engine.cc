@@ -18,9 +18,10 @@ class VectorEmitter final : public Emitter {
                 UsageReports* reports = nullptr)
       : alerts_(alerts), facts_(facts), reports_(reports) {}
   v1::QuotaUsage* UsageSlot(absl::string_view quota_id, absl::string_view subject_id,
-                            int64_t window_start_unix, bool* fresh) override {
-    return reports_ == nullptr ? nullptr
-                               : reports_->Slot(quota_id, subject_id, window_start_unix, fresh);
+                            int64_t window_start_unix, const void* source, bool* fresh) override {
+    return reports_ == nullptr
+               ? nullptr
+               : reports_->Slot(quota_id, subject_id, window_start_unix, source, fresh);
   }
   void Alert(v1::Alert alert) override { alerts_->push_back(std::move(alert)); }
   void Fact(absl::string_view rule_id, std::string key) override {
@@ -79,21 +80,26 @@ std::string QuotaUsageKey(absl::string_view quota_id, absl::string_view subject_
 }
 
 v1::QuotaUsage* UsageReports::Slot(absl::string_view quota_id, absl::string_view subject_id,
-                                   int64_t window_start_unix, bool* fresh) {
+                                   int64_t window_start_unix, const void* source, bool* fresh) {
   // Looked up in a reused buffer: most calls find the window's slot, and
   // only a new one needs a string of its own.
   lookup_.clear();
   absl::StrAppend(&lookup_, quota_id, "|", subject_id, "|", window_start_unix);
-  auto it = index_.find(lookup_);
-  *fresh = it == index_.end();
-  if (!*fresh) return &slots_[it->second]->usage;
-  if (used_ == slots_.size()) slots_.push_back(std::make_unique<Entry>());
-  Entry& e = *slots_[used_];
-  e.key = lookup_;
-  index_.emplace(e.key, used_);
-  ++used_;
-  e.usage.Clear();
-  return &e.usage;
+  Entry* e;
+  if (auto it = index_.find(lookup_); it != index_.end()) {
+    e = slots_[it->second].get();
+    *fresh = e->source != source;
+  } else {
+    if (used_ == slots_.size()) slots_.push_back(std::make_unique<Entry>());
+    e = slots_[used_].get();
+    e->key = lookup_;
+    index_.emplace(e->key, used_);
+    ++used_;
+    *fresh = true;
+  }
+  e->source = source;
+  if (*fresh) e->usage.Clear();
+  return &e->usage;
 }
 
 void UsageReports::Clear() {

@@ -33,15 +33,17 @@ std::string QuotaUsageKey(absl::string_view quota_id, absl::string_view subject_
                           int64_t window_start_unix);
 
 // The quota usages a stateful batch reported: the newest per quota window.
-// Kept from batch to batch: a country's quota is reported by most shipments
-// of a batch, and its slot (event ids included) is rebuilt in the same
-// message instead of a new one per shipment.
+// A window's slot is filled whole by its first report of the batch and
+// brought up to date by the later ones (Emitter::UsageSlot): a country's
+// quota is reported by most shipments of a batch. The messages are kept
+// from batch to batch.
 class UsageReports {
  public:
   // The window's slot: cleared when `*fresh` (its first report of the
-  // batch), else as its last report left it (Emitter::UsageSlot).
+  // batch, or the first from this `source`), else as its last report left
+  // it (Emitter::UsageSlot).
   v1::QuotaUsage* Slot(absl::string_view quota_id, absl::string_view subject_id,
-                       int64_t window_start_unix, bool* fresh);
+                       int64_t window_start_unix, const void* source, bool* fresh);
   // Forgets the reports; keeps the messages for the next batch.
   void Clear();
   // The reports, in the order their windows were first reported.
@@ -53,6 +55,7 @@ class UsageReports {
   struct Entry {
     std::string key;
     v1::QuotaUsage usage;
+    const void* source = nullptr;  // the state its last report was made from
   };
   std::vector<std::unique_ptr<Entry>> slots_;  // [0, used_) hold this batch's
   size_t used_ = 0;

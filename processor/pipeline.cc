@@ -327,9 +327,12 @@ class IngestStage {
   // Empty, or why this event's alerts or facts would be too large to produce.
   std::string OversizedOutput() const {
     // What travels: the serialized fact event (empty when the event raised
-    // no fact) plus room for a fact's own fields. Payload facts (one per
-    // serial) carry a few fields of the event, so they are smaller.
-    const size_t fact_bytes = event_bytes_.empty() ? 0 : event_bytes_.size() + 512;
+    // no fact) plus room for a fact's own fields, whose key is at most a
+    // string of the event (a trimmed fact event may not hold it) and whose
+    // rule ids and topic are short. Payload facts (one per serial) carry a
+    // few fields of the event, so they are smaller.
+    const size_t fact_bytes =
+        event_bytes_.empty() ? 0 : event_bytes_.size() + 2 * o_.limits.max_string_bytes + 512;
     if (fact_bytes > kMaxOutputBytes) {
       return absl::StrCat("event re-encoded as a fact is ", fact_bytes, " bytes (limit ",
                           kMaxOutputBytes, ")");

@@ -313,6 +313,10 @@ absl::Status Policy::Index() {
 absl::Status Policy::ValidateQuota(const std::string& field, const v1::QuotaDefinition& q) const {
   auto invalid = [](auto... parts) { return absl::InvalidArgumentError(absl::StrCat(parts...)); };
   if (q.id().empty()) return invalid(field, ".id: required");
+  // '|' separates the parts of a quota window's key ("<id>|<subject>|<start>",
+  // the quota-usage topic's key and the batch's report slot): without it in
+  // ids the key names one window, whatever '|' the subject holds.
+  if (absl::StrContains(q.id(), '|')) return invalid(field, ".id: must not contain '|'");
   if (KnownRules().contains(q.id()) && !IsQuotaKindRule(q.id())) {
     return invalid(field, ".id: '", q.id(), "' is the id of a rule that is not a quota");
   }

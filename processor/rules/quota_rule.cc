@@ -184,7 +184,7 @@ class QuotaRule final : public Rule {
     const bool bounded = q.window_end_unix() > q.window_start_unix();  // LIFETIME has none
     bool fresh = false;
     v1::QuotaUsage* usage =
-        out.UsageSlot(def_.id(), key, bounded ? q.window_start_unix() : 0, &fresh);
+        out.UsageSlot(def_.id(), key, bounded ? q.window_start_unix() : 0, &q, &fresh);
     if (usage == nullptr) return absl::OkStatus();
     if (fresh) {
       usage->set_rule_id(def_.rule_id());

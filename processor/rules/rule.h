@@ -65,15 +65,18 @@ class Emitter {
   // The message holding a quota window's current usage (QueryService's
   // view), to bring up to date after an Apply changed it: the same one for
   // every report of that window until the stateful batch ends, since only
-  // the newest is published. `*fresh` says it is the window's first report
-  // of the batch: the message is then cleared, to be filled whole.
-  // Otherwise it holds the window's previous report of this batch, made by
-  // the same rule from the same state under the same policy, so only what
-  // changed since needs setting (a country's window is reported by most
-  // shipments of a batch). Null from emitters that serve no view: nothing
-  // to build. `window_start_unix`: 0 for a window without bounds.
+  // the newest is published. `source` is the state the report is made from
+  // (the KeyState::Mutable message). `*fresh` says the message was cleared,
+  // to be filled whole: the window's first report of the batch, or one from
+  // another source (the same window's key in two shards while the facts
+  // topic's partition count changes). Otherwise it holds the previous
+  // report of this batch, made from the same state under the same policy,
+  // so only what changed since needs setting (a country's window is
+  // reported by most shipments of a batch). Null from emitters that serve
+  // no view: nothing to build. `window_start_unix`: 0 for a window without
+  // bounds.
   virtual v1::QuotaUsage* UsageSlot(absl::string_view quota_id, absl::string_view subject_id,
-                                    int64_t window_start_unix, bool* fresh) {
+                                    int64_t window_start_unix, const void* source, bool* fresh) {
     return nullptr;
   }
 };
@@ -90,9 +93,11 @@ class KeyState {
   // facts of one batch rewrite (a country's quota counter), where a Get,
   // parse, serialize and Put per fact was most of the rule's cost. Calling
   // it counts as writing the value. `*found` says whether a value was
-  // stored (an unreadable one counts as absent). The pointer is valid until
-  // the batch commits or aborts, or until a Put of the same name replaces
-  // the message; a Get of the same name sees the message as it is then.
+  // stored (an unreadable one counts as absent). The pointer is valid
+  // until the batch is staged for the changelog, commits or aborts, or
+  // until a Put of the same name replaces the message: within the Apply
+  // that took it, not across facts. A Get of the same name sees the
+  // message as it is then.
   template <typename T>
   [[nodiscard]] absl::StatusOr<T*> Mutable(absl::string_view name, bool* found) {
     auto m = MutableMessage(name, T::default_instance(), found);

@@ -61,7 +61,7 @@ double WindowSum(const v1::WindowLog& log, WindowRange range);
 // rewritten by many facts of one batch), adds `entry`, and looks for a
 // qualifying window containing it (marked alerted when found).
 struct WindowHit {
-  const v1::WindowLog* log = nullptr;  // valid until the batch commits
+  const v1::WindowLog* log = nullptr;  // valid within this Apply (KeyState::Mutable)
   std::optional<WindowRange> range;    // set when a window qualifies
 };
 [[nodiscard]] absl::StatusOr<WindowHit> AddAndFindWindow(

@@ -7,6 +7,7 @@
 #include <deque>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -211,6 +212,7 @@ TEST_P(FactEventTest, BatchedReportsAreTheNewestSingleFactReports) {
   constexpr int kFactsPerBatch = 300;
   Side single, batched;
   std::map<std::string, v1::QuotaUsage> newest;  // single's last report per window
+  std::set<std::string> reported;                // windows single reported this batch
   size_t seen = 0, facts_in_batch = 0, reports_in_batch = 0;
   size_t compared = 0, superseded = 0;
   auto end_batch = [&] {
@@ -223,6 +225,12 @@ TEST_P(FactEventTest, BatchedReportsAreTheNewestSingleFactReports) {
                                                              << it->second.DebugString();
       ++compared;
     }
+    // Every window reported, and none twice.
+    std::set<std::string> keys;
+    for (size_t i = 0; i < batched.batch.size(); ++i) keys.insert(batched.batch.key(i));
+    EXPECT_EQ(keys.size(), batched.batch.size());
+    EXPECT_EQ(keys, reported);
+    reported.clear();
     // Reports of a window made earlier in the batch and then updated.
     superseded += reports_in_batch - batched.batch.size();
     batched.batch.Clear();
@@ -236,7 +244,9 @@ TEST_P(FactEventTest, BatchedReportsAreTheNewestSingleFactReports) {
         batched.ApplyAll(engine, MakeFact(f, event), kNow, /*own_batch=*/false);
         if (HasFatalFailure()) return;
         for (; seen < single.reports.size(); ++seen, ++reports_in_batch) {
-          newest[QuotaUsageKey(single.reports[seen])] = single.reports[seen];
+          const std::string key = QuotaUsageKey(single.reports[seen]);
+          newest[key] = single.reports[seen];
+          reported.insert(key);
         }
         if (++facts_in_batch == kFactsPerBatch) end_batch();
       },

@@ -13,9 +13,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// The current profile as a user would edit it: pretty-printed JSON.
-std::string Pretty() {
-  std::string json = ToJson((*Policy::FromProfile("current"))->proto());
+// A profile as a user would edit it: pretty-printed JSON.
+std::string Pretty(const char* profile = "current") {
+  std::string json = ToJson((*Policy::FromProfile(profile))->proto());
   // One key per line, so that a line number is meaningful.
   return absl::StrReplaceAll(json, {{",\"", ",\n\""}, {"{\"", "{\n\""}});
 }
@@ -65,6 +65,19 @@ TEST(PolicyErrorsTest, SemanticErrorNamesFieldAndLine) {
   const std::string e = ErrorOf(json);
   EXPECT_THAT(e, HasSubstr("screening.min_score"));
   EXPECT_THAT(e, HasSubstr("line " + std::to_string(LineOf(json, "\"min_score\"")) + ":"));
+}
+
+// '|' separates a quota window key's parts (quota-usage topic): an id with
+// one would let two quotas' windows share a key.
+TEST(PolicyErrorsTest, QuotaIdWithTheKeySeparatorIsRefused) {
+  // The current profile declares no quotas.
+  ASSERT_TRUE(Policy::FromJson(Pretty("aidr-2025"), "p").ok());
+  std::string json = absl::StrReplaceAll(
+      Pretty("aidr-2025"), {{"\"id\":\"COUNTRY_QUOTA\"", "\"id\":\"COUNTRY|QUOTA\""}});
+  ASSERT_NE(json, Pretty("aidr-2025"));
+  const std::string e = ErrorOf(json);
+  EXPECT_THAT(e, HasSubstr(".id: must not contain '|'"));
+  EXPECT_THAT(e, HasSubstr("line " + std::to_string(LineOf(json, "COUNTRY|QUOTA")) + ":"));
 }
 
 TEST(PolicyErrorsTest, LowerCamelCaseKeysAreLocatedToo) {
