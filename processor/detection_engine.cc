@@ -27,9 +27,9 @@ class VectorEmitter final : public Emitter {
   void Fact(absl::string_view rule_id, std::string key) override {
     if (facts_ != nullptr) facts_->push_back({std::string(rule_id), std::move(key), "", {}});
   }
-  void Fact(absl::string_view rule_id, std::string key, v1::Event payload) override {
+  void FactWithEvent(absl::string_view rule_id, std::string key, std::string event_bytes) override {
     if (facts_ != nullptr) {
-      facts_->push_back({std::string(rule_id), std::move(key), "", std::move(payload)});
+      facts_->push_back({std::string(rule_id), std::move(key), "", std::move(event_bytes)});
     }
   }
 
@@ -111,7 +111,12 @@ v1::Fact MakeFact(const FactOut& f, const v1::Event& event) {
   v1::Fact fact;
   fact.set_rule_id(f.rule_id);
   fact.set_key(f.key);
-  *fact.mutable_event() = f.payload.has_value() ? *f.payload : event;
+  if (f.payload.has_value()) {
+    // Bytes this process serialized from a valid event: they parse.
+    fact.mutable_event()->ParseFromString(*f.payload);
+  } else {
+    *fact.mutable_event() = event;
+  }
   if (!f.source_rule_id.empty()) fact.set_source_rule_id(f.source_rule_id);
   return fact;
 }
@@ -157,7 +162,7 @@ void DetectionEngine::DeriveFacts(const std::vector<v1::Alert>& alerts, size_t f
     v1::Event slim;
     CopyTradeParts(t, kTradeUltimateConsignee, slim.mutable_trade());
     facts->push_back({std::string(kComposite), EntityKey(t.ultimate_consignee()),
-                      alerts[i].rule_id(), std::move(slim)});
+                      alerts[i].rule_id(), slim.SerializeAsString()});
   }
 }
 

@@ -68,8 +68,9 @@ struct FactOut {
   std::string key;
   // A fact derived from an alert: the alert's rule (see COMPOSITE_RISK).
   std::string source_rule_id;
-  // The event the fact carries when not the inspected one (a slimmed copy).
-  std::optional<v1::Event> payload;
+  // The event the fact carries when not the inspected one: a slimmed copy,
+  // serialized (Emitter::FactWithEvent).
+  std::optional<std::string> payload;
 };
 
 // The fact record of `f` for the facts topic (carrying `event` unless `f`

@@ -16,7 +16,7 @@ class AlertsOnly final : public Emitter {
   explicit AlertsOnly(std::vector<v1::Alert>* alerts) : alerts_(alerts) {}
   void Alert(v1::Alert alert) override { alerts_->push_back(std::move(alert)); }
   void Fact(absl::string_view, std::string) override {}
-  void Fact(absl::string_view, std::string, v1::Event) override {}
+  void FactWithEvent(absl::string_view, std::string, std::string) override {}
 
  private:
   std::vector<v1::Alert>* alerts_;

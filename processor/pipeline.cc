@@ -285,7 +285,7 @@ class IngestStage {
         fact_.set_source_partition(r.partition);
         fact_.set_source_offset(r.offset);
         if (f.payload.has_value()) {
-          facts_.Add(fact_, f.payload->SerializeAsString());
+          facts_.Add(fact_, *f.payload);
         } else {
           facts_.Add(fact_, event_bytes_);
         }

@@ -58,10 +58,12 @@ class Emitter {
   virtual void Alert(v1::Alert alert) = 0;
   // Routes the current event to the stateful stage under `key`.
   virtual void Fact(absl::string_view rule_id, std::string key) = 0;
-  // Routes `payload` (a slimmed copy of the current event, with its event_id
-  // and event_time) instead: for rules that fan one event out to many keys
-  // (one fact per serial number) and need only a few of its fields.
-  virtual void Fact(absl::string_view rule_id, std::string key, v1::Event payload) = 0;
+  // Routes `event_bytes` instead: a serialized v1::Event, a slimmed copy of
+  // the current event with its event_id and event_time. For rules that fan
+  // one event out to many keys (one fact per serial number) and need only a
+  // few of its fields: serialized, the part the facts share is encoded once.
+  virtual void FactWithEvent(absl::string_view rule_id, std::string key,
+                             std::string event_bytes) = 0;
   // The message holding a quota window's current usage (QueryService's
   // view), to bring up to date after an Apply changed it: the same one for
   // every report of that window until the stateful batch ends, since only

@@ -197,7 +197,7 @@ TEST_P(FactEventTest, TrimmedFactsRaiseWhatWholeEventsRaise) {
   for (size_t i = 0; i < whole.derived.size(); ++i) {
     EXPECT_EQ(whole.derived[i].key, trimmed.derived[i].key);
     ASSERT_TRUE(whole.derived[i].payload.has_value() && trimmed.derived[i].payload.has_value());
-    EXPECT_TRUE(MessageDifferencer::Equals(*whole.derived[i].payload, *trimmed.derived[i].payload));
+    EXPECT_EQ(*whole.derived[i].payload, *trimmed.derived[i].payload);
   }
   EXPECT_EQ(whole.Stored(), trimmed.Stored());
 }
@@ -308,8 +308,11 @@ TEST(FactEventTest, KeepsTheUnionOfThePartsItsRulesRead) {
   // Facts with a payload of their own do not widen it.
   v1::Event own;
   own.mutable_trade()->set_event_id("tr-1");
-  const v1::Event& with_payload = engine.FactEvent(
-      event, {{"COUNTRY_CAP", "VN", "", {}}, {"SERIAL_LOCATION_MISMATCH", "s", "", own}}, &scratch);
+  const v1::Event& with_payload =
+      engine.FactEvent(event,
+                       {{"COUNTRY_CAP", "VN", "", {}},
+                        {"SERIAL_LOCATION_MISMATCH", "s", "", own.SerializeAsString()}},
+                       &scratch);
   EXPECT_FALSE(with_payload.trade().has_ultimate_consignee());
 
   EXPECT_EQ(&engine.FactEvent(event, {{"SITE_POWER_IMPLAUSIBLE", "s", "", {}}}, &scratch), &event);
@@ -358,6 +361,71 @@ TEST(FactEventTest, ItemsTravelWithoutTheirSerials) {
   const v1::Event& whole = engine.FactEvent(
       event, {{"COUNTRY_CAP", "VN", "", {}}, {"NOT_A_RULE", "k", "", {}}}, &scratch);
   EXPECT_EQ(whole.trade().items(0).serials_size(), 2);
+}
+
+// A shipment's serial facts carry, each, the bytes protobuf writes for the
+// slim event the join reads: the shipment's event_id, event_time,
+// shipment_id and destination, and the one item and serial of the fact
+// (SerialFactEvents encodes the shared part once). Lengths of 128 bytes and
+// more take two-byte varints, at every level.
+TEST(FactEventTest, SerialFactsCarryWhatProtobufWouldWrite) {
+  DetectionEngine engine(PolicyWithEveryQuotaScope("aidr-2025"));
+  for (bool with_time : {true, false}) {
+    v1::Event event;
+    auto* t = event.mutable_trade();
+    t->set_event_id(std::string(120, 'e'));
+    if (with_time) t->mutable_event_time()->set_seconds(1'740'000'000);
+    t->set_shipment_id("SHP-9");
+    t->set_destination_country("SG");
+    t->mutable_ultimate_consignee()->set_name("Not In The Facts Ltd");
+    t->set_value_usd(1e6);
+    const std::vector<std::vector<std::string>> serials = {
+        {"SN-1", "", std::string(200, 's')}, {}, {"SN-3"}};
+    for (size_t i = 0; i < serials.size(); ++i) {
+      v1::Item* item = t->add_items();
+      item->set_chip_model(i == 0 ? std::string(130, 'm') : "H100");
+      item->set_quantity(3);
+      item->set_tpp_per_unit(4000);
+      for (const auto& sn : serials[i]) item->add_serials(sn);
+    }
+    std::vector<v1::Alert> alerts;
+    std::vector<FactOut> facts;
+    engine.Inspect(event, kNow, &alerts, &facts);
+
+    std::vector<std::string> expected_keys;
+    std::vector<std::string> expected_bytes;
+    for (const auto& item : t->items()) {
+      for (const auto& sn : item.serials()) {
+        if (sn.empty()) continue;
+        v1::Event slim;
+        auto* st = slim.mutable_trade();
+        st->set_event_id(t->event_id());
+        *st->mutable_event_time() = t->event_time();
+        st->set_shipment_id(t->shipment_id());
+        st->set_destination_country(t->destination_country());
+        auto* it = st->add_items();
+        it->set_chip_model(item.chip_model());
+        it->add_serials(sn);
+        expected_keys.push_back(sn);
+        expected_bytes.push_back(slim.SerializeAsString());
+      }
+    }
+    std::vector<std::string> keys;
+    std::vector<std::string> bytes;
+    for (const auto& f : facts) {
+      if (f.rule_id != "SERIAL_LOCATION_MISMATCH") continue;
+      ASSERT_TRUE(f.payload.has_value());
+      keys.push_back(f.key);
+      bytes.push_back(*f.payload);
+      v1::Event parsed;
+      EXPECT_TRUE(parsed.ParseFromString(*f.payload));
+    }
+    EXPECT_EQ(keys, expected_keys);
+    ASSERT_EQ(bytes.size(), expected_bytes.size());
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      EXPECT_EQ(bytes[i], expected_bytes[i]) << "fact " << i << " with_time " << with_time;
+    }
+  }
 }
 
 }  // namespace
