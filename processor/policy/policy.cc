@@ -207,6 +207,13 @@ absl::Status Policy::Index() {
       membership_[group.name()][mem.country()].push_back({from, until});
     }
   }
+  // membership_ is complete: its values stay where they are from here on.
+  auto group_of = [this](absl::string_view name) -> const GroupMembers* {
+    auto it = membership_.find(name);
+    return it == membership_.end() ? nullptr : &it->second;
+  };
+  d5_macau_ = group_of("D5_MACAU");
+  tier1_ = group_of("TIER1");
   // A typo in a group's name must not silently switch detection off.
   for (const char* group : {"D5_MACAU", "TIER1"}) {
     bool found = false;
@@ -403,9 +410,15 @@ bool Policy::IsControlledShipment(const v1::TradeEvent& t) const {
 bool Policy::InGroup(absl::string_view group, absl::string_view country,
                      int64_t unix_seconds) const {
   auto g = membership_.find(group);
-  if (g == membership_.end()) return false;
-  auto it = g->second.find(country);
-  if (it == g->second.end()) return false;
+  return InGroupOf(g == membership_.end() ? nullptr : &g->second, country, unix_seconds);
+}
+
+bool Policy::InGroupOf(const GroupMembers* members, absl::string_view country,
+                       int64_t unix_seconds) {
+  // Parties often leave their headquarters' countries empty: no hashing.
+  if (members == nullptr || country.empty()) return false;
+  auto it = members->find(country);
+  if (it == members->end()) return false;
   int64_t day = FloorDiv(unix_seconds, kSecondsPerDay);
   for (const auto& iv : it->second) {
     if (day >= iv.from_day && day < iv.until_day) return true;

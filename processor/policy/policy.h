@@ -60,10 +60,10 @@ class Policy {
   bool InGroup(absl::string_view group, absl::string_view country, int64_t unix_seconds) const;
   // In D5_MACAU at that time.
   bool IsRestricted(absl::string_view country, int64_t unix_seconds) const {
-    return InGroup("D5_MACAU", country, unix_seconds);
+    return InGroupOf(d5_macau_, country, unix_seconds);
   }
   bool IsTier1(absl::string_view country, int64_t unix_seconds) const {
-    return InGroup("TIER1", country, unix_seconds);
+    return InGroupOf(tier1_, country, unix_seconds);
   }
   // TIER2: every other country (ISO code) that is neither TIER1 nor
   // restricted at that time.
@@ -102,8 +102,15 @@ class Policy {
   absl::flat_hash_set<std::string> enabled_;
   // Group -> country -> validity intervals. Nested, so that InGroup (several
   // calls per event) looks up two string_views instead of building a key.
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, std::vector<Interval>>>
-      membership_;
+  using GroupMembers = absl::flat_hash_map<std::string, std::vector<Interval>>;
+  absl::flat_hash_map<std::string, GroupMembers> membership_;
+  // The groups the rules ask about several times per event, found once
+  // (null when the policy has no such group; set once membership_ is full).
+  const GroupMembers* d5_macau_ = nullptr;
+  const GroupMembers* tier1_ = nullptr;
+
+  static bool InGroupOf(const GroupMembers* members, absl::string_view country,
+                        int64_t unix_seconds);
   absl::flat_hash_map<std::string, const v1::ChipSpec*> chips_;
   absl::flat_hash_set<std::string> hubs_;
   absl::flat_hash_set<std::string> quota_rule_ids_;

@@ -53,5 +53,34 @@ TEST(PolicyGroupsTest, MembershipByGroupCountryAndDay) {
   EXPECT_FALSE(p->InGroup("A", "B/NL", Day(2025, 1, 1)));
 }
 
+// IsRestricted and IsTier1 ask the groups found once at load time: they
+// answer what InGroup answers, for members, non-members and "".
+TEST(PolicyGroupsTest, RestrictedAndTier1AreTheirGroups) {
+  auto p = WithGroups();
+  int members = 0;
+  for (const char* cc : {"CN", "MO", "IR", "NL", "US", "JP", "SG", "MY", "", "ZZ"}) {
+    for (int64_t t : {Day(2020, 1, 1), Day(2025, 3, 1), Day(2030, 1, 1)}) {
+      EXPECT_EQ(p->IsRestricted(cc, t), p->InGroup("D5_MACAU", cc, t)) << cc;
+      EXPECT_EQ(p->IsTier1(cc, t), p->InGroup("TIER1", cc, t)) << cc;
+      members += p->IsRestricted(cc, t) + p->IsTier1(cc, t);
+    }
+  }
+  EXPECT_GT(members, 0) << "the profile's groups were not reached";
+  EXPECT_TRUE(p->IsRestricted("CN", Day(2025, 3, 1)));
+  EXPECT_FALSE(p->IsRestricted("", Day(2025, 3, 1)));
+}
+
+// A policy with no rules need not declare the groups: nothing is in them.
+TEST(PolicyGroupsTest, NoGroupsNoMembers) {
+  v1::Policy proto = (*Policy::FromProfile("current"))->proto();
+  proto.clear_enabled_rules();
+  proto.clear_quotas();
+  proto.clear_country_groups();
+  auto p = Policy::Create(std::move(proto));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE((*p)->IsRestricted("CN", Day(2025, 3, 1)));
+  EXPECT_FALSE((*p)->IsTier1("US", Day(2025, 3, 1)));
+}
+
 }  // namespace
 }  // namespace exportwatch
