@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "processor/cli/commands.h"
 
 namespace {
@@ -66,6 +67,11 @@ int main(int argc, char** argv) {
   // wins.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
 #endif
+  // Debian builds Abseil without NDEBUG, which keeps absl::Mutex's deadlock detection on: every
+  // Lock updates a process-wide lock graph (~150 instructions, where the lock itself is ~30; the
+  // screening rule's name cache locks twice per party). Abseil's release builds have it off, and
+  // so does the processor (BENCHMARKS.md, session 14).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     std::cout << kUsage;
