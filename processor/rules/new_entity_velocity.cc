@@ -33,7 +33,7 @@ std::optional<absl::CivilDay> Incorporated(const v1::Party& p) {
 
 // Age in whole months on `at` (civil months, UTC).
 int64_t AgeMonths(absl::CivilDay incorporated, int64_t at) {
-  absl::CivilDay now = absl::ToCivilDay(absl::FromUnixSeconds(at), absl::UTCTimeZone());
+  const absl::CivilDay now = UtcDayOf(at);
   int64_t months = (absl::CivilMonth(now) - absl::CivilMonth(incorporated));
   if (now.day() < incorporated.day()) --months;
   return months;

@@ -1,10 +1,13 @@
-// ParseIsoDay must agree with absl::ParseCivilTime on every input.
+// ParseIsoDay must agree with absl::ParseCivilTime on every input, and
+// UtcDayOf with absl::ToCivilDay in UTC on every time.
 #include "common/iso_date.h"
 
 #include <string>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace exportwatch {
@@ -52,6 +55,35 @@ TEST(IsoDateTest, ReadsTheDate) {
   EXPECT_EQ(day, absl::CivilDay(2024, 2, 29));
   EXPECT_FALSE(ParseIsoDay("2023-02-29", &day));
   EXPECT_FALSE(ParseIsoDay("2023-02-2", &day));
+}
+
+absl::CivilDay AbslUtcDay(int64_t unix_seconds) {
+  return absl::ToCivilDay(absl::FromUnixSeconds(unix_seconds), absl::UTCTimeZone());
+}
+
+TEST(IsoDateTest, UtcDayOfAgreesWithAbsl) {
+  // Every day from 1800 to 2200 at its first and last second and at noon,
+  // so every month end, leap day and century rule is crossed.
+  const int64_t from =
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(1800, 1, 1), absl::UTCTimeZone()));
+  const int64_t until =
+      absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2200, 1, 1), absl::UTCTimeZone()));
+  int days = 0;
+  for (int64_t t = from; t < until; t += 86400, ++days) {
+    for (int64_t s : {t, t + 43'200, t + 86'399}) {
+      ASSERT_EQ(UtcDayOf(s), AbslUtcDay(s)) << s;
+    }
+  }
+  EXPECT_EQ(days, 146'097);  // four centuries
+  // Random times over what events may carry (1970 to 9999) and far beyond.
+  absl::BitGen gen;
+  for (int i = 0; i < 200'000; ++i) {
+    const int64_t s = absl::Uniform<int64_t>(gen, -400'000'000'000, 400'000'000'000);
+    ASSERT_EQ(UtcDayOf(s), AbslUtcDay(s)) << s;
+  }
+  EXPECT_EQ(UtcDayOf(0), absl::CivilDay(1970, 1, 1));
+  EXPECT_EQ(UtcDayOf(-1), absl::CivilDay(1969, 12, 31));
+  EXPECT_EQ(UtcDayOf(253'402'300'799), absl::CivilDay(9999, 12, 31));
 }
 
 }  // namespace
