@@ -253,7 +253,7 @@ class IngestStage {
       alerts_.clear();
       event_facts_.clear();
       // Once for the screening rule and the entity registry.
-      if (note_parties) parties_ = ScreenedParties(event_);
+      if (note_parties) ScreenedParties(event_, &parties_);
       engine->Inspect(event_, now, &alerts_, &event_facts_, note_parties ? &parties_ : nullptr);
       // The event as its facts carry it (for a trade, the parts their rules
       // read), serialized once for all of them.

@@ -180,12 +180,27 @@ EW_REGISTER_RULE(kScreeningMatchId, ScreeningMatch);
 
 }  // namespace
 
-std::vector<ScreenedParty> ScreenedParties(const v1::Event& event) {
-  std::vector<ScreenedParty> parties;
+void ScreenedParties(const v1::Event& event, std::vector<ScreenedParty>* out) {
+  // One alert per entity: a purchaser that is also the consignee is one
+  // party. Its fullest copy is screened (events often repeat a party with
+  // the ultimate parent filled in for one role only), in the place of its
+  // first role. A handful of parties: a linear search beats a hash map built
+  // per event (this runs for every event; the ingest stage shares its result
+  // between the rule and the entity registry, and reuses `out`).
+  out->clear();
+  size_t candidates = 0;
   auto add = [&](absl::string_view role, const v1::Party& p) {
-    if (parties.size() >= kMaxParties) return;
+    if (candidates >= kMaxParties) return;
     if (p.name().empty() && p.ultimate_parent_name().empty()) return;
-    parties.push_back({role, &p, {}});
+    ++candidates;
+    std::string key = EntityKey(p);
+    auto same = std::find_if(out->begin(), out->end(),
+                             [&](const ScreenedParty& u) { return u.key == key; });
+    if (same == out->end()) {
+      out->push_back({role, &p, std::move(key)});
+    } else if (same->party->ultimate_parent_name().empty() && !p.ultimate_parent_name().empty()) {
+      *same = {role, &p, std::move(key)};
+    }
   };
   if (event.has_trade()) {
     const auto& t = event.trade();
@@ -202,26 +217,12 @@ std::vector<ScreenedParty> ScreenedParties(const v1::Event& event) {
     add("recipient", event.model_transfer().recipient());
     add("source_org", event.model_transfer().source_org());
   }
-  // One alert per entity: a purchaser that is also the consignee is one
-  // party. Its fullest copy is screened (events often repeat a party with
-  // the ultimate parent filled in for one role only). A handful of parties:
-  // a linear search beats a hash map built per event (this runs for every
-  // event; the ingest stage shares its result between the rule and the
-  // entity registry).
-  std::vector<ScreenedParty> unique;
-  unique.reserve(parties.size());
-  for (auto& sp : parties) {
-    sp.key = EntityKey(*sp.party);
-    auto same = std::find_if(unique.begin(), unique.end(),
-                             [&](const ScreenedParty& u) { return u.key == sp.key; });
-    if (same == unique.end()) {
-      unique.push_back(std::move(sp));
-    } else if (same->party->ultimate_parent_name().empty() &&
-               !sp.party->ultimate_parent_name().empty()) {
-      *same = std::move(sp);
-    }
-  }
-  return unique;
+}
+
+std::vector<ScreenedParty> ScreenedParties(const v1::Event& event) {
+  std::vector<ScreenedParty> parties;
+  ScreenedParties(event, &parties);
+  return parties;
 }
 
 v1::Event SlimForScreening(const v1::Event& event, const ScreenedParty& sp) {

@@ -24,8 +24,11 @@ struct ScreenedParty {
   const v1::Party* party;
   std::string key;  // EntityKey(*party), computed once per event
 };
-// The screened parties of `event`, at most 64, each entity once.
+// The screened parties of `event`, each entity once, from its first 64
+// parties with a name.
 std::vector<ScreenedParty> ScreenedParties(const v1::Event& event);
+// The same into `*out` (cleared first), reusing its capacity.
+void ScreenedParties(const v1::Event& event, std::vector<ScreenedParty>* out);
 
 // A copy of `event` that keeps only what screening `party` needs: ids, time,
 // items (whether a shipment is controlled), and `party` in its role. The

@@ -7,10 +7,12 @@
 #include <fstream>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "processor/entity_registry.h"
+#include "processor/rules/alert_builder.h"
 #include "screening/list_loader.h"
 #include "tests/processor/rule_harness.h"
 
@@ -94,6 +96,40 @@ TEST(ScreeningMatchTest, PartiesHandedInRaiseWhatTheRuleFindsItself) {
           << handed[i].DebugString();
     }
   }
+}
+
+// Each entity once, in the place of its first role, as its fullest copy
+// (the one with an ultimate parent), from the first 64 parties with a name;
+// a reused vector holds only the new event's parties.
+TEST(ScreeningMatchTest, ScreenedPartiesEachEntityOnceFromTheFirst64) {
+  v1::Event e;
+  auto* t = e.mutable_trade();
+  t->mutable_ultimate_consignee()->set_name("Acme Components Ltd");
+  t->mutable_ultimate_consignee()->set_country("SG");
+  t->mutable_purchaser()->set_name("Acme Components Ltd");
+  t->mutable_purchaser()->set_country("SG");
+  t->mutable_purchaser()->set_ultimate_parent_name("Big Parent Holdings");
+  t->mutable_end_user()->set_name("Other Co");
+  t->mutable_exporter()->set_country("US");  // no name: not screened, not counted
+  for (int i = 0; i < 70; ++i) {
+    auto* ic = t->add_intermediate_consignees();
+    ic->set_name(absl::StrCat("Forwarder ", i));
+  }
+  std::vector<ScreenedParty> parties = ScreenedParties(e);
+  ASSERT_EQ(parties.size(), 63u);  // 64 candidates, the consignee and purchaser one entity
+  EXPECT_EQ(parties[0].role, "purchaser");
+  EXPECT_EQ(parties[0].party, &t->purchaser());
+  EXPECT_EQ(parties[0].key, EntityKey(t->purchaser()));
+  EXPECT_EQ(parties[1].role, "end_user");
+  EXPECT_EQ(parties[2].party, &t->intermediate_consignees(0));
+  EXPECT_EQ(parties[62].party, &t->intermediate_consignees(60));
+
+  v1::Event cloud;
+  cloud.mutable_cloud_usage()->mutable_tenant()->set_name("Tenant Inc");
+  ScreenedParties(cloud, &parties);
+  ASSERT_EQ(parties.size(), 1u);
+  EXPECT_EQ(parties[0].role, "tenant");
+  EXPECT_EQ(parties[0].key, EntityKey(cloud.cloud_usage().tenant()));
 }
 
 TEST(ScreeningMatchTest, AliasWordOrderAndSdn) {
