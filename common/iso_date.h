@@ -35,18 +35,23 @@ inline bool ParseIsoDay(absl::string_view s, absl::CivilDay* day) {
   return absl::ParseCivilTime(s, day);
 }
 
+// Whole days since 1970-01-01 at `unix_seconds` (floored: -1 is day -1).
+inline int64_t UnixDayOf(int64_t unix_seconds) {
+  constexpr int64_t kSecondsPerDay = 86400;
+  int64_t days = unix_seconds / kSecondsPerDay;
+  if (unix_seconds % kSecondsPerDay < 0) --days;  // floor, not truncation
+  return days;
+}
+
 // The UTC day of `unix_seconds`: absl::ToCivilDay(absl::FromUnixSeconds(t),
 // absl::UTCTimeZone()) by arithmetic (the days-to-civil algorithm of
 // Howard Hinnant's date library) instead of a time-zone lookup, which cost
 // ~400 instructions per event in NEW_ENTITY_VELOCITY. Exact for any year
 // an int64 of seconds reaches.
 inline absl::CivilDay UtcDayOf(int64_t unix_seconds) {
-  constexpr int64_t kSecondsPerDay = 86400;
-  int64_t days = unix_seconds / kSecondsPerDay;
-  if (unix_seconds % kSecondsPerDay < 0) --days;  // floor, not truncation
   // Days since 0000-03-01 in 400-year eras of 146,097 days: March first, so
   // that a leap day ends its year.
-  const int64_t z = days + 719'468;
+  const int64_t z = UnixDayOf(unix_seconds) + 719'468;
   const int64_t era = (z >= 0 ? z : z - 146'096) / 146'097;
   const int64_t day_of_era = z - era * 146'097;
   const int64_t year_of_era =

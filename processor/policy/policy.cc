@@ -20,8 +20,6 @@
 namespace exportwatch {
 namespace {
 
-constexpr int64_t kSecondsPerDay = 86400;
-
 absl::StatusOr<int64_t> ParseDay(absl::string_view field, const std::string& text,
                                  int64_t if_empty) {
   if (text.empty()) return if_empty;
@@ -31,8 +29,6 @@ absl::StatusOr<int64_t> ParseDay(absl::string_view field, const std::string& tex
   }
   return day - absl::CivilDay(1970, 1, 1);
 }
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 const absl::flat_hash_set<absl::string_view>& KnownRules() {
   static const auto* rules =
@@ -419,7 +415,7 @@ bool Policy::InGroupOf(const GroupMembers* members, absl::string_view country,
   if (members == nullptr || country.empty()) return false;
   auto it = members->find(country);
   if (it == members->end()) return false;
-  int64_t day = FloorDiv(unix_seconds, kSecondsPerDay);
+  const int64_t day = UnixDayOf(unix_seconds);
   for (const auto& iv : it->second) {
     if (day >= iv.from_day && day < iv.until_day) return true;
   }

@@ -81,6 +81,11 @@ TEST(IsoDateTest, UtcDayOfAgreesWithAbsl) {
     const int64_t s = absl::Uniform<int64_t>(gen, -400'000'000'000, 400'000'000'000);
     ASSERT_EQ(UtcDayOf(s), AbslUtcDay(s)) << s;
   }
+  EXPECT_EQ(UnixDayOf(-86'401), -2);
+  EXPECT_EQ(UnixDayOf(-1), -1);
+  EXPECT_EQ(UnixDayOf(0), 0);
+  EXPECT_EQ(UnixDayOf(86'399), 0);
+  EXPECT_EQ(UnixDayOf(86'400), 1);
   EXPECT_EQ(UtcDayOf(0), absl::CivilDay(1970, 1, 1));
   EXPECT_EQ(UtcDayOf(-1), absl::CivilDay(1969, 12, 31));
   EXPECT_EQ(UtcDayOf(253'402'300'799), absl::CivilDay(9999, 12, 31));
