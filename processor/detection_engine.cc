@@ -107,17 +107,22 @@ void UsageReports::Clear() {
   index_.clear();
 }
 
-v1::Fact MakeFact(const FactOut& f, const v1::Event& event) {
+v1::Fact FactHeader(const FactOut& f) {
   v1::Fact fact;
   fact.set_rule_id(f.rule_id);
   fact.set_key(f.key);
+  if (!f.source_rule_id.empty()) fact.set_source_rule_id(f.source_rule_id);
+  return fact;
+}
+
+v1::Fact MakeFact(const FactOut& f, const v1::Event& event) {
+  v1::Fact fact = FactHeader(f);
   if (f.payload.has_value()) {
     // Bytes this process serialized from a valid event: they parse.
     fact.mutable_event()->ParseFromString(*f.payload);
   } else {
     *fact.mutable_event() = event;
   }
-  if (!f.source_rule_id.empty()) fact.set_source_rule_id(f.source_rule_id);
   return fact;
 }
 

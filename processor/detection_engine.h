@@ -76,6 +76,8 @@ struct FactOut {
 // The fact record of `f` for the facts topic (carrying `event` unless `f`
 // has a payload of its own).
 v1::Fact MakeFact(const FactOut& f, const v1::Event& event);
+// MakeFact without the event: for FactBatcher::Add with the event's bytes.
+v1::Fact FactHeader(const FactOut& f);
 
 class DetectionEngine {
  public:

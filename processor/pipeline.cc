@@ -497,11 +497,13 @@ class StatefulStage final : public RebalanceListener {
                          engine->Apply(r.partition, fact, now, state_, &alerts_, &derived_,
                                        report_usage ? &reports_ : nullptr));
         for (size_t i = first_derived; i < derived_.size(); ++i) {
-          v1::Fact out = MakeFact(derived_[i], fact.event());
+          const FactOut& d = derived_[i];
+          // A payload goes as the bytes it already is, not parsed again.
+          v1::Fact out = d.payload.has_value() ? FactHeader(d) : MakeFact(d, fact.event());
           out.set_source_topic(fact.source_topic());
           out.set_source_partition(fact.source_partition());
           out.set_source_offset(fact.source_offset());
-          derived_records_.Add(out);
+          derived_records_.Add(out, d.payload.has_value() ? absl::string_view(*d.payload) : "");
           ++n_derived;
         }
         if (applied) {
