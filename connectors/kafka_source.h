@@ -50,7 +50,8 @@ struct KafkaSourceOptions {
 
 class KafkaSource {
  public:
-  // `listener` may be null for manual assignment; it must outlive the source.
+  // `listener` may be null (a group member then starts every partition at
+  // the group's offsets); it must outlive the source.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(
       const KafkaSourceOptions& options, RebalanceListener* listener);
   virtual ~KafkaSource() = default;

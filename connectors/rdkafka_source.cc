@@ -2,6 +2,7 @@
 // per-message C++ wrappers).
 #include <librdkafka/rdkafka.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -32,7 +33,22 @@ class RdKafkaSource final : public KafkaSource {
     Close();
     ReleaseMessages();
     if (queue_) rd_kafka_queue_destroy(queue_);
-    if (rk_) rd_kafka_destroy(rk_);
+    if (rk_ == nullptr) return;
+#if RD_KAFKA_VERSION < 0x020300ff
+    // librdkafka before 2.3.0 (Debian 12 has 2.0.2) aborts destroying a
+    // cooperative-sticky member that joined its group but never received an
+    // assignment (its issue #4312: the assignor's state is still null). That
+    // is a process stopped during its group's first rebalance. An assignment
+    // callback proves the state exists; without one the closed handle (it
+    // has left the group) is left to the process's exit instead.
+    if (subscribed_ && !assigned_once_) {
+      std::fprintf(stderr,
+                   "kafka consumer: closed before its first assignment; its handle is kept "
+                   "until exit (librdkafka < 2.3.0 aborts destroying it, issue #4312)\n");
+      return;
+    }
+#endif
+    rd_kafka_destroy(rk_);
   }
 
   absl::Status Init(const KafkaSourceOptions& o) {
@@ -76,7 +92,9 @@ class RdKafkaSource final : public KafkaSource {
     }
     rd_kafka_conf_set_opaque(conf, this);
     rd_kafka_conf_set_offset_commit_cb(conf, &RdKafkaSource::CommitTrampoline);
-    if (listener_ != nullptr && o.assign.empty()) {
+    // Also without a listener: the callback is where a first assignment is
+    // seen (see the destructor).
+    if (o.assign.empty()) {
       rd_kafka_conf_set_rebalance_cb(conf, &RdKafkaSource::RebalanceTrampoline);
     }
     char errstr[512];
@@ -104,6 +122,7 @@ class RdKafkaSource final : public KafkaSource {
     }
     rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, topics);
     rd_kafka_topic_partition_list_destroy(topics);
+    subscribed_ = err == RD_KAFKA_RESP_ERR_NO_ERROR;
     return rdk::ToStatus(err, "subscribe");
   }
 
@@ -265,7 +284,11 @@ class RdKafkaSource final : public KafkaSource {
                    rd_kafka_topic_partition_list_t* parts) {
     bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      auto offsets = listener_->OnAssigned(ToVector(parts));
+      // Every completed sync calls back, with no partitions too.
+      assigned_once_ = true;
+      // No listener: every partition from the group's offsets.
+      absl::StatusOr<std::vector<PartitionOffset>> offsets = std::vector<PartitionOffset>();
+      if (listener_ != nullptr) offsets = listener_->OnAssigned(ToVector(parts));
       if (!offsets.ok()) {
         listener_error_ = offsets.status();
         // Take nothing: another member can have these partitions.
@@ -294,7 +317,7 @@ class RdKafkaSource final : public KafkaSource {
         rd_kafka_error_destroy(e);
       }
     } else {
-      listener_->OnRevoked(ToVector(parts));
+      if (listener_ != nullptr) listener_->OnRevoked(ToVector(parts));
       if (cooperative) {
         rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts);
         if (e != nullptr) rd_kafka_error_destroy(e);
@@ -317,6 +340,8 @@ class RdKafkaSource final : public KafkaSource {
   std::vector<rd_kafka_message_t*> msgs_;
   size_t held_ = 0;
   bool closed_ = false;
+  bool subscribed_ = false;     // a group member (not assign())
+  bool assigned_once_ = false;  // an assignment callback has run
   absl::Status listener_error_;
   absl::Status async_commit_error_;
 };

@@ -19,11 +19,13 @@ class GroupOffsets final : public RebalanceListener {
  public:
   absl::StatusOr<std::vector<PartitionOffset>> OnAssigned(
       const std::vector<TopicPartition>& parts) override {
+    ++assignments;
     std::vector<PartitionOffset> out;
     for (const auto& tp : parts) out.push_back({tp, -1});
     return out;
   }
   void OnRevoked(const std::vector<TopicPartition>&) override {}
+  int assignments = 0;
 };
 
 class KafkaSourceTest : public testing::Test {
@@ -112,6 +114,24 @@ TEST_F(KafkaSourceTest, AsyncCommitFailureIsReportedOnALaterPoll) {
   EXPECT_NE(error.message().find("commit offsets"), std::string::npos) << error;
   // Taken: the next call starts afresh.
   EXPECT_TRUE(source->TakeAsyncCommitError().ok());
+}
+
+// librdkafka before 2.3.0 aborts (rdkafka_sticky_assignor.c: Assertion
+// `assignor_state' failed, its issue #4312) when a cooperative-sticky
+// consumer is destroyed after it joined its group and before its first
+// assignment: a processor stopped then exited with SIGABRT. Every SyncGroup
+// fails here, so the consumer stays joined without an assignment.
+TEST_F(KafkaSourceTest, DestroyedBeforeItsFirstAssignmentExitsCleanly) {
+  cluster_->PushRequestErrors(/*SyncGroup=*/14,
+                              std::vector<int>(1000, /*REBALANCE_IN_PROGRESS=*/27));
+  auto source = Consumer();
+  ASSERT_NE(source, nullptr);
+  // The mock's first join waits 3 s for more members.
+  absl::Time until = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < until) ASSERT_TRUE(source->Poll(absl::Milliseconds(100)).ok());
+  EXPECT_EQ(listener_.assignments, 0);
+  source->Close();
+  source.reset();  // aborted the test process before the fix
 }
 
 }  // namespace
