@@ -45,7 +45,7 @@ inline void KillLoop(const Size& size, uint64_t seed) {
   bool truncated = false;
   run.Produce(size.chunk, size.pause, [&](size_t produced) {
     if (!truncated && produced >= static_cast<size_t>(size.events) / 2) {
-      PushFactsOutOfTheLog(cluster);
+      PushFactsOutOfTheLog(cluster, fleet);
       truncated = true;
     }
     if (produced < next_kill) return;
@@ -82,7 +82,7 @@ inline void ScaleOneThreeTwo(const Size& size, uint64_t seed) {
   int step = 0;
   run.Produce(size.chunk, size.pause, [&](size_t produced) {
     if (step == 0 && produced >= static_cast<size_t>(size.events) / 3) {
-      PushFactsOutOfTheLog(cluster);
+      PushFactsOutOfTheLog(cluster, fleet);
       fleet.Start(1);
       fleet.Start(2);
       step = 1;
@@ -189,7 +189,7 @@ inline void LostDisk(const Size& size, uint64_t seed) {
   bool lost = false;
   run.Produce(size.chunk, size.pause, [&](size_t produced) {
     if (lost || produced < static_cast<size_t>(size.events) / 2) return;
-    PushFactsOutOfTheLog(cluster);
+    PushFactsOutOfTheLog(cluster, fleet);
     fleet.Kill(1);
     std::filesystem::remove_all(cluster.dir().File("state-p1"));
     fleet.Start(1);

@@ -8,8 +8,9 @@
 //    fresh store after the run, the way a new instance would see them.
 #pragma once
 
-#include <librdkafka/rdkafka.h>
+#include <signal.h>
 
+#include <chrono>
 #include <map>
 #include <random>
 #include <set>
@@ -48,93 +49,98 @@ inline std::map<std::string, double> QuotaCounters(StateStore* store) {
   return out;
 }
 
+// The processors of a multi-instance run, each started with its own state
+// directory under the cluster's.
+class Fleet {
+ public:
+  // `extra`: more processor flags for every instance.
+  explicit Fleet(Cluster* cluster, std::vector<std::string> extra = {})
+      : cluster_(*cluster), extra_(std::move(extra)) {}
+  void Start(int i) {
+    if (procs_.size() <= static_cast<size_t>(i)) procs_.resize(i + 1);
+    procs_[i] = cluster_.StartProcessor("p" + std::to_string(i), "", extra_);
+  }
+  void Kill(int i) {
+    if (procs_[i]) procs_[i]->Kill(SIGKILL);
+    procs_[i].reset();
+  }
+  // Graceful stop; returns its processor-metrics line (empty if none).
+  std::string Stop(int i) {
+    std::string out;
+    if (!procs_[i]) return out;
+    kill(procs_[i]->pid(), SIGTERM);
+    procs_[i]->Wait(&out, nullptr);
+    procs_[i].reset();
+    return out;
+  }
+  void StopAll() {
+    for (size_t i = 0; i < procs_.size(); ++i) Stop(static_cast<int>(i));
+  }
+  // Signals every running instance (SIGSTOP / SIGCONT to freeze them).
+  void SignalAll(int sig) {
+    for (const auto& p : procs_) {
+      if (p) kill(p->pid(), sig);
+    }
+  }
+  bool Running(int i) const { return i < static_cast<int>(procs_.size()) && procs_[i]; }
+  Subprocess* at(int i) { return procs_[i].get(); }
+
+ private:
+  Cluster& cluster_;
+  std::vector<std::string> extra_;
+  std::vector<std::unique_ptr<Subprocess>> procs_;
+};
+
 // What retention does to a real facts topic, done to the mock's: pushes
 // `bytes` of no-op facts (a rule id no engine knows) into every facts
 // partition, so the mock broker (which keeps ~5 MB per partition) drops the
 // facts before them. From then on a shard that moves can only get its state
 // from the changelog, not by re-reading its facts from the start.
-// Production must be paused; first waits until every shard has processed
-// every fact written so far (its input offset in the changelog), so that only
-// consumed facts are pushed out, as retention sized above the lag would.
-// Records of the input topics the ingest group has not committed yet (the
-// group's committed offsets against the end offsets), or -1 if unknown.
-inline int64_t IngestLag(Cluster& cluster) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", cluster.brokers().c_str(), err, sizeof(err));
-  rd_kafka_conf_set(conf, "group.id", "exportwatch-ingest", err, sizeof(err));
-  // Never subscribes: it only asks the coordinator for the group's offsets.
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  if (rk == nullptr) return -1;
-  const std::vector<std::pair<std::string, int>> topics = {
-      {"trade-events", cluster.options().trade_partitions},
-      {"cloud-usage", cluster.options().cloud_partitions},
-      {"model-transfers", 1}};
-  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(16);
-  for (const auto& [t, n] : topics) {
-    for (int p = 0; p < n; ++p) rd_kafka_topic_partition_list_add(parts, t.c_str(), p);
-  }
-  int64_t lag = -1;
-  if (rd_kafka_committed(rk, parts, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    lag = 0;
-    for (int i = 0; i < parts->cnt; ++i) {
-      const auto& tp = parts->elems[i];
-      const int64_t end = cluster.EndOffset(tp.topic, tp.partition);
-      const int64_t at = tp.offset < 0 ? 0 : tp.offset;  // never committed: from 0
-      if (end > at) lag += end - at;
-    }
-  }
-  rd_kafka_topic_partition_list_destroy(parts);
-  rd_kafka_destroy(rk);
-  return lag;
-}
-
-inline void PushFactsOutOfTheLog(Cluster& cluster, size_t bytes = 6 << 20) {
+// Production must be paused. Only consumed facts may be pushed out, as
+// retention sized above the lag would: first every shard has processed every
+// fact written so far (its input offset in the changelog), then the fleet is
+// frozen (SIGSTOP) and the facts topic checked unchanged, and it stays frozen
+// until the push is done. An ingest stage that still holds input (a
+// rebalance can hold a killed member's partitions for ~12 s on the mock)
+// writes its facts after the filler, where nothing drops them. Waiting for
+// the facts topic to stay still instead (3 s, then 15 s) was not enough:
+// under ctest -j2, in one CI run and one local run, a late ingest stage wrote
+// into the middle of the push and its quota facts were dropped unread.
+inline void PushFactsOutOfTheLog(Cluster& cluster, Fleet& fleet, size_t bytes = 6 << 20) {
   const int shards = cluster.options().facts_partitions;
   ChangelogOptions co;
   co.brokers = cluster.brokers();
   co.topic = "exportwatch-state-changelog";
+  auto facts_ends = [&] {
+    std::vector<int64_t> ends(shards);
+    for (int p = 0; p < shards; ++p) ends[p] = cluster.EndOffset("exportwatch-facts", p);
+    return ends;
+  };
   auto deadline = std::chrono::steady_clock::now() + 300s;
-  // Until the facts topic stops growing (the ingest stage has drained its
-  // input) and every shard has processed all of it: else facts the ingest
-  // stage writes during the push could be pushed out before a stalled shard
-  // reads them.
-  std::vector<int64_t> ends(shards, -1);
-  bool settled = false;
-  int stable_polls = 0;
-  while (!settled && std::chrono::steady_clock::now() < deadline) {
-    std::vector<int64_t> now(shards);
-    for (int p = 0; p < shards; ++p) now[p] = cluster.EndOffset("exportwatch-facts", p);
+  bool frozen_consumed = false;
+  while (!frozen_consumed && std::chrono::steady_clock::now() < deadline) {
+    const std::vector<int64_t> ends = facts_ends();
     auto store = NewMemoryStateStore();
     ASSERT_TRUE(RestoreWholeChangelog(co, shards, store.get()).ok());
-    int behind = 0;
+    bool behind = false;
     for (int p = 0; p < shards; ++p) {
       auto v = store->Get(TaskState::OffsetKey(p, "exportwatch-facts"));
       int64_t at = 0;
       if (v.ok() && v->has_value()) at = std::stoll(**v);
-      behind += at < now[p];
+      behind |= at < ends[p];
     }
-    // The facts topic not growing for one poll is not enough: an ingest
-    // stage held up by a rebalance writes its batch's facts later, into the
-    // middle of the push, where they can be pushed out before a shard reads
-    // them (the likely cause of one CI failure: one batch of quota facts
-    // missing from every counter it touched). So either the ingest
-    // group has committed all of its input, or (its last commit can fail in
-    // a rebalance and stay behind until more input comes) the facts topic
-    // has not grown for 15 s. That is longer than a rebalance on the mock
-    // (up to ~12 s: it waits session.timeout - 1 s, sometimes twice), which
-    // can hold an ingest stage's next facts back: with 3 s, one CI run under
-    // ctest -j2 lost a batch of quota facts (5 counters short), likely so.
-    stable_polls = now == ends ? stable_polls + 1 : 0;
-    const bool ingest_committed = behind == 0 && stable_polls >= 1 && IngestLag(cluster) == 0;
-    settled = ingest_committed || (behind == 0 && stable_polls >= 30);
-    if (settled && !ingest_committed) {
-      std::cerr << "push: ingest group still behind its input; facts topic still for 15 s\n";
+    if (behind) {
+      std::this_thread::sleep_for(200ms);
+      continue;
     }
-    ends = now;
-    if (!settled) std::this_thread::sleep_for(500ms);
+    fleet.SignalAll(SIGSTOP);
+    // A produce request already on its way is answered before this.
+    std::this_thread::sleep_for(200ms);
+    frozen_consumed = facts_ends() == ends;
+    if (!frozen_consumed) fleet.SignalAll(SIGCONT);  // written meanwhile: again
   }
-  ASSERT_TRUE(settled) << "facts still being written or processed before the push";
+  ASSERT_TRUE(frozen_consumed) << "facts still being written or processed before the push";
+  const auto frozen_at = std::chrono::steady_clock::now();
   v1::FactBatch filler;
   filler.add_facts()->set_rule_id("NO_SUCH_RULE_FILLER");
   filler.mutable_facts(0)->set_key(std::string(100 << 10, 'x'));
@@ -164,6 +170,12 @@ inline void PushFactsOutOfTheLog(Cluster& cluster, size_t bytes = 6 << 20) {
     }
     EXPECT_TRUE(absl::IsOutOfRange(s)) << "facts partition " << p << ": " << s;
   }
+  fleet.SignalAll(SIGCONT);
+  std::cerr << "push: fleet frozen for "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - frozen_at)
+                   .count()
+            << " ms\n";
 }
 
 // `n` events: generated traffic plus, every 10th, an LPP shipment to one of
@@ -313,38 +325,5 @@ class ExactlyOnceRun {
 };
 
 // Processors named "p0".."pN-1", started and stopped by the tests.
-class Fleet {
- public:
-  // `extra`: more processor flags for every instance.
-  explicit Fleet(Cluster* cluster, std::vector<std::string> extra = {})
-      : cluster_(*cluster), extra_(std::move(extra)) {}
-  void Start(int i) {
-    if (procs_.size() <= static_cast<size_t>(i)) procs_.resize(i + 1);
-    procs_[i] = cluster_.StartProcessor("p" + std::to_string(i), "", extra_);
-  }
-  void Kill(int i) {
-    if (procs_[i]) procs_[i]->Kill(SIGKILL);
-    procs_[i].reset();
-  }
-  // Graceful stop; returns its processor-metrics line (empty if none).
-  std::string Stop(int i) {
-    std::string out;
-    if (!procs_[i]) return out;
-    kill(procs_[i]->pid(), SIGTERM);
-    procs_[i]->Wait(&out, nullptr);
-    procs_[i].reset();
-    return out;
-  }
-  void StopAll() {
-    for (size_t i = 0; i < procs_.size(); ++i) Stop(static_cast<int>(i));
-  }
-  bool Running(int i) const { return i < static_cast<int>(procs_.size()) && procs_[i]; }
-  Subprocess* at(int i) { return procs_[i].get(); }
-
- private:
-  Cluster& cluster_;
-  std::vector<std::string> extra_;
-  std::vector<std::unique_ptr<Subprocess>> procs_;
-};
 
 }  // namespace exportwatch::testing
