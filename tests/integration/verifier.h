@@ -49,8 +49,8 @@ inline std::map<std::string, double> QuotaCounters(StateStore* store) {
   return out;
 }
 
-// The processors of a multi-instance run, each started with its own state
-// directory under the cluster's.
+// Processors named "p0".."pN-1", started and stopped by the tests, each
+// with its own state directory under the cluster's.
 class Fleet {
  public:
   // `extra`: more processor flags for every instance.
@@ -100,9 +100,10 @@ class Fleet {
 // retention sized above the lag would: first every shard has processed every
 // fact written so far (its input offset in the changelog), then the fleet is
 // frozen (SIGSTOP) and the facts topic checked unchanged, and it stays frozen
-// until the push is done. An ingest stage that still holds input (a
-// rebalance can hold a killed member's partitions for ~12 s on the mock)
-// writes its facts after the filler, where nothing drops them. Waiting for
+// until the filler is written (not through the check after it, whose ASSERT
+// would otherwise leave the fleet stopped). An ingest stage that still holds
+// input (a rebalance can hold a killed member's partitions for ~12 s on the
+// mock) writes its facts after the filler, where nothing drops them. Waiting for
 // the facts topic to stay still instead (3 s, then 15 s) was not enough:
 // under ctest -j2, in one CI run and one local run, a late ingest stage wrote
 // into the middle of the push and its quota facts were dropped unread.
@@ -151,6 +152,13 @@ inline void PushFactsOutOfTheLog(Cluster& cluster, Fleet& fleet, size_t bytes = 
     }
     cluster.Flush();
   }
+  // The filler is in: what the fleet writes from here on lands after it.
+  fleet.SignalAll(SIGCONT);
+  std::cerr << "push: fleet frozen for "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - frozen_at)
+                   .count()
+            << " ms\n";
   // The head of every facts partition is gone now (else this proves nothing).
   for (int p = 0; p < cluster.options().facts_partitions; ++p) {
     KafkaSourceOptions so;
@@ -170,12 +178,6 @@ inline void PushFactsOutOfTheLog(Cluster& cluster, Fleet& fleet, size_t bytes = 
     }
     EXPECT_TRUE(absl::IsOutOfRange(s)) << "facts partition " << p << ": " << s;
   }
-  fleet.SignalAll(SIGCONT);
-  std::cerr << "push: fleet frozen for "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - frozen_at)
-                   .count()
-            << " ms\n";
 }
 
 // `n` events: generated traffic plus, every 10th, an LPP shipment to one of
@@ -323,7 +325,5 @@ class ExactlyOnceRun {
   std::vector<v1::Event> events_;
   Expected expected_;
 };
-
-// Processors named "p0".."pN-1", started and stopped by the tests.
 
 }  // namespace exportwatch::testing
