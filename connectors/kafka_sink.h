@@ -70,6 +70,12 @@ class KafkaSink {
                                                           int32_t partition,
                                                           absl::Duration timeout) = 0;
 
+  // The offset of the oldest record `partition` of `topic` still holds (the
+  // low watermark: above 0 once retention dropped the log's head).
+  [[nodiscard]] virtual absl::StatusOr<int64_t> StartOffset(absl::string_view topic,
+                                                            int32_t partition,
+                                                            absl::Duration timeout) = 0;
+
   // Creates the topics that do not exist yet (admin API). Existing ones are
   // left as they are (their configuration is not changed).
   [[nodiscard]] virtual absl::Status EnsureTopics(const std::vector<TopicSpec>& topics,

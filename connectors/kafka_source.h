@@ -79,6 +79,10 @@ class KafkaSource {
 
   // The partitions currently assigned.
   virtual std::vector<TopicPartition> Assignment() = 0;
+
+  // Moves assigned partitions to new positions (offset -1: the log start).
+  // Records fetched before the seek are not returned.
+  [[nodiscard]] virtual absl::Status Seek(const std::vector<PartitionOffset>& offsets) = 0;
 };
 
 }  // namespace exportwatch

@@ -115,14 +115,14 @@ class RdKafkaSink final : public KafkaSink {
 
   absl::StatusOr<int64_t> EndOffset(absl::string_view topic, int32_t partition,
                                     absl::Duration timeout) override {
-    int64_t low = 0, high = 0;
-    rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(rk_, std::string(topic).c_str(), partition, &low, &high,
-                                         static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return rdk::ToStatus(err, absl::StrCat("watermarks of ", topic, "/", partition));
-    }
-    return high;
+    ASSIGN_OR_RETURN(auto w, Watermarks(topic, partition, timeout));
+    return w.second;
+  }
+
+  absl::StatusOr<int64_t> StartOffset(absl::string_view topic, int32_t partition,
+                                      absl::Duration timeout) override {
+    ASSIGN_OR_RETURN(auto w, Watermarks(topic, partition, timeout));
+    return w.first;
   }
 
   absl::Status EnsureTopics(const std::vector<TopicSpec>& topics, absl::Duration timeout) override {
@@ -176,6 +176,19 @@ class RdKafkaSink final : public KafkaSink {
   }
 
  private:
+  // (low, high) watermarks, asked of the partition's leader.
+  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(absl::string_view topic, int32_t partition,
+                                                         absl::Duration timeout) {
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk_, std::string(topic).c_str(), partition, &low, &high,
+                                         static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return rdk::ToStatus(err, absl::StrCat("watermarks of ", topic, "/", partition));
+    }
+    return std::make_pair(low, high);
+  }
+
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       // The record's msg_opaque: where the caller wants its offset.

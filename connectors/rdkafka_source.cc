@@ -233,6 +233,27 @@ class RdKafkaSource final : public KafkaSource {
     rd_kafka_consumer_close(rk_);
   }
 
+  absl::Status Seek(const std::vector<PartitionOffset>& offsets) override {
+    rd_kafka_topic_partition_list_t* list = ToList(offsets);
+    for (int i = 0; i < list->cnt; ++i) {
+      if (list->elems[i].offset < 0) list->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, 10000);
+    absl::Status s;
+    if (error != nullptr) {
+      s = absl::UnavailableError(absl::StrCat("seek: ", rd_kafka_error_string(error)));
+      rd_kafka_error_destroy(error);
+    }
+    for (int i = 0; s.ok() && i < list->cnt; ++i) {
+      if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        s = rdk::ToStatus(list->elems[i].err, absl::StrCat("seek ", list->elems[i].topic, "/",
+                                                           list->elems[i].partition));
+      }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return s;
+  }
+
   std::vector<TopicPartition> Assignment() override {
     rd_kafka_topic_partition_list_t* list = nullptr;
     std::vector<TopicPartition> out;

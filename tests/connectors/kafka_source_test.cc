@@ -95,6 +95,23 @@ TEST_F(KafkaSourceTest, AsyncCommitIsWhereTheGroupResumes) {
   EXPECT_EQ(seen[1], 4);
 }
 
+// The stateful stage seeks a shard back to its restored offset: the next
+// records are from there, none of those fetched before the seek.
+TEST_F(KafkaSourceTest, SeekRereadsFromTheNewPosition) {
+  ProduceN(10);
+  auto source = Consumer();
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(PollOffsets(*source, 10).size(), 10u);
+  ASSERT_TRUE(source->Seek({{{"t", 0}, 4}}).ok());
+  std::vector<int64_t> again = PollOffsets(*source, 6);
+  EXPECT_EQ(again, (std::vector<int64_t>{4, 5, 6, 7, 8, 9}));
+  ASSERT_TRUE(source->Seek({{{"t", 0}, -1}}).ok());  // -1: the log start
+  std::vector<int64_t> from_start = PollOffsets(*source, 1);
+  ASSERT_FALSE(from_start.empty());
+  EXPECT_EQ(from_start.front(), 0);
+  source->Close();
+}
+
 TEST_F(KafkaSourceTest, AsyncCommitFailureIsReportedOnALaterPoll) {
   ProduceN(1);
   auto source = Consumer();
