@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 
@@ -27,7 +29,12 @@ class TempDir {
     std::string tmpl = (std::filesystem::temp_directory_path() / "ewtest-XXXXXX").string();
     path_ = mkdtemp(tmpl.data());
   }
+  // EW_KEEP_TEST_DIRS=1 keeps the directory (logs, state) for a post-mortem.
   ~TempDir() {
+    if (std::getenv("EW_KEEP_TEST_DIRS") != nullptr) {
+      std::cerr << "kept " << path_ << "\n";
+      return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
