@@ -2,9 +2,11 @@
 
 #include <time.h>
 
+#include <deque>
 #include <iostream>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -23,6 +25,7 @@ constexpr absl::Duration kPollTimeout = absl::Milliseconds(20);
 constexpr size_t kRestoreWriteBytes = 4 << 20;
 constexpr char kFence = 'F';
 constexpr char kBatch = 'B';
+constexpr char kSnapshot = 'S';
 constexpr char kPut = 'P';
 constexpr char kDelete = 'D';
 
@@ -30,6 +33,9 @@ constexpr char kDelete = 'D';
 // Fence value: 'F' epoch(8, big-endian).
 // Batch chunk value: 'B' epoch(8) seq(8) index(4) count(4), then ops:
 //   'P' varint(key size) key varint(value size) value | 'D' varint(key size) key
+// Snapshot chunk value: 'S' epoch(8) seq(8) index(4) last(4: 1 on the last
+// chunk) fence(8: offset of the writer's fence) verified(8: the writer saw
+// no other fence before this offset), then 'P' ops.
 
 void PutFixed(std::string* out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -68,6 +74,9 @@ bool GetBytes(absl::string_view* in, absl::string_view* out) {
 
 struct ChunkHeader {
   uint64_t epoch = 0, seq = 0, index = 0, count = 0;
+  char type = kBatch;
+  bool last = false;  // snapshots: the chunk that completes it
+  uint64_t fence = 0, verified = 0;
 };
 
 std::string CheckpointKey(int32_t partition, absl::string_view what) {
@@ -111,37 +120,63 @@ absl::Status DropShard(StateStore* store, int32_t partition) {
 class ShardReplayer {
  public:
   // `valid_epoch`: the writer that owned the log at the first record read
-  // (0: none; records before the first fence are then ignored).
-  ShardReplayer(StateStore* store, int32_t partition, uint64_t valid_epoch, RestoreStats* stats)
-      : store_(store), partition_(partition), valid_(valid_epoch), stats_(stats) {}
+  // (0: none; records before the first fence are then ignored). `based`:
+  // the store holds the shard's state as of `start` (the local copy, or
+  // nothing at offset 0); otherwise the replay waits for a snapshot it can
+  // trust (changelog.h) and builds on that.
+  ShardReplayer(StateStore* store, int32_t partition, uint64_t valid_epoch, bool based,
+                int64_t start, RestoreStats* stats)
+      : store_(store),
+        partition_(partition),
+        valid_(valid_epoch),
+        based_(based),
+        start_(start),
+        stats_(stats) {}
 
   absl::Status OnRecord(int64_t offset, absl::string_view value) {
     ++stats_->records;
     stats_->bytes += static_cast<int64_t>(value.size());
+    bytes_since_snapshot_ += static_cast<int64_t>(value.size());
     if (value.empty()) return Corrupt(offset);
     char type = value.front();
     value.remove_prefix(1);
     ChunkHeader h;
+    h.type = type;
     if (!GetFixed(&value, 8, &h.epoch)) return Corrupt(offset);
     if (type == kFence) {
       DiscardGroup();
       valid_ = h.epoch;
+      fences_.push_back({offset, h.epoch});
       return Checkpoint(offset);
     }
-    if (type != kBatch) return Corrupt(offset);
+    if (type != kBatch && type != kSnapshot) return Corrupt(offset);
     if (!GetFixed(&value, 8, &h.seq) || !GetFixed(&value, 4, &h.index) ||
-        !GetFixed(&value, 4, &h.count) || h.count == 0 || h.index >= h.count) {
+        !GetFixed(&value, 4, &h.count)) {
       return Corrupt(offset);
     }
-    if (h.epoch != valid_) {
+    if (type == kSnapshot) {
+      if (!GetFixed(&value, 8, &h.fence) || !GetFixed(&value, 8, &h.verified) || h.count > 1) {
+        return Corrupt(offset);
+      }
+      h.last = h.count == 1;
+    } else if (h.count == 0 || h.index >= h.count) {
+      return Corrupt(offset);
+    }
+    if (!based_ && type == kBatch) {
+      ++stats_->before_snapshot_skipped;  // no state to apply it to yet
+      return absl::OkStatus();
+    }
+    if (based_ && h.epoch != valid_) {
       ++stats_->fenced_discarded;
       return absl::OkStatus();
     }
     if (h.index == 0) {
       DiscardGroup();  // a retry re-sends a batch from its first chunk
       group_ = h;
+      group_start_ = offset;
       in_group_ = true;
-    } else if (!in_group_ || h.seq != group_.seq || h.index != group_.index + 1) {
+    } else if (!in_group_ || h.type != group_.type || h.epoch != group_.epoch ||
+               h.seq != group_.seq || h.index != group_.index + 1) {
       DiscardGroup();
       ++stats_->incomplete_discarded;
       return absl::OkStatus();
@@ -158,12 +193,16 @@ class ShardReplayer {
         if (!GetBytes(&value, &v)) return Corrupt(offset);
         group_ops_.Put(std::string(k), std::string(v));
         group_bytes_ += k.size() + v.size();
-      } else if (kind == kDelete) {
+      } else if (kind == kDelete && type == kBatch) {
         group_ops_.Delete(std::string(k));
         group_bytes_ += k.size();
       } else {
         return Corrupt(offset);
       }
+    }
+    if (type == kSnapshot) {
+      if (!h.last) return absl::OkStatus();
+      return CompleteSnapshot(offset);
     }
     if (h.index + 1 < h.count) return absl::OkStatus();
     // Complete: the batch joins the local write.
@@ -176,23 +215,75 @@ class ShardReplayer {
     }
     pending_bytes_ += group_bytes_;
     stats_->ops_applied += static_cast<int64_t>(group_ops_.ops().size());
-    group_ops_.Clear();
-    group_bytes_ = 0;
-    group_chunks_ = 0;
-    in_group_ = false;
+    EndGroup();
     ++stats_->batches_applied;
     return Checkpoint(offset);
   }
 
-  // Writes what is complete (an unfinished batch stays out).
+  // Writes what is complete (an unfinished batch stays out). DATA_LOSS when
+  // the replay never found a base to build on.
   absl::Status Finish(int64_t own_fence) {
     DiscardGroup();
+    if (!based_) {
+      return absl::DataLossError(absl::StrCat("changelog partition ", partition_,
+                                              " no longer holds offset 0 and holds ",
+                                              "no trusted snapshot after its start ", start_,
+                                              ": its retention is shorter than a snapshot cycle"));
+    }
     if (own_fence >= 0) pending_.Put(CheckpointKey(partition_, "own"), absl::StrCat(own_fence));
     return WritePending();
   }
 
+  // Bytes of the records read after the last complete snapshot (all of them
+  // when there was none).
+  int64_t bytes_since_snapshot() const { return bytes_since_snapshot_; }
+  // What the local copy recorded before this replay (its `since`).
+  void set_bytes_since_snapshot(int64_t bytes) { bytes_since_snapshot_ = bytes; }
+
  private:
+  struct Fence {
+    int64_t offset;
+    uint64_t epoch;
+  };
+
+  absl::Status CompleteSnapshot(int64_t offset) {
+    const uint64_t epoch = group_.epoch;
+    if (based_) {
+      // The owner's own snapshot (epoch checked above): the batches before
+      // it built this state already.
+      ++stats_->snapshots_skipped;
+      bytes_since_snapshot_ = 0;
+      EndGroup();
+      return Checkpoint(offset);
+    }
+    // Trusted only when this replay read the log from where its writer last
+    // checked it, and no other writer fenced the shard since.
+    bool trusted = static_cast<int64_t>(group_.verified) >= start_;
+    for (const Fence& f : fences_) {
+      if (f.offset >= static_cast<int64_t>(group_.verified) && f.epoch != epoch) trusted = false;
+    }
+    if (!trusted) {
+      stats_->before_snapshot_skipped += group_chunks_;
+      EndGroup();
+      return absl::OkStatus();
+    }
+    // The base: whatever the store held of the shard goes.
+    pending_.Clear();
+    pending_bytes_ = 0;
+    RETURN_IF_ERROR(DropShard(store_, partition_));
+    for (const auto& op : group_ops_.ops()) pending_.Put(op.key, *op.value);
+    pending_bytes_ += group_bytes_;
+    stats_->ops_applied += static_cast<int64_t>(group_ops_.ops().size());
+    stats_->snapshot_base = group_start_;
+    based_ = true;
+    valid_ = epoch;
+    bytes_since_snapshot_ = 0;
+    EndGroup();
+    return Checkpoint(offset);
+  }
+
   absl::Status Checkpoint(int64_t offset) {
+    if (!based_) return absl::OkStatus();  // nothing to resume from yet
     next_ = offset + 1;
     if (pending_bytes_ >= kRestoreWriteBytes) return WritePending();
     return absl::OkStatus();
@@ -201,6 +292,7 @@ class ShardReplayer {
     if (next_ >= 0) {
       pending_.Put(CheckpointKey(partition_, "next"), absl::StrCat(next_));
       pending_.Put(CheckpointKey(partition_, "epoch"), absl::StrCat(valid_));
+      pending_.Put(CheckpointKey(partition_, "since"), absl::StrCat(bytes_since_snapshot_));
     }
     if (pending_.empty()) return absl::OkStatus();
     RETURN_IF_ERROR(store_->Write(pending_));
@@ -208,12 +300,15 @@ class ShardReplayer {
     pending_bytes_ = 0;
     return absl::OkStatus();
   }
-  void DiscardGroup() {
-    if (in_group_) stats_->incomplete_discarded += group_chunks_;
-    in_group_ = false;
-    group_chunks_ = 0;
+  void EndGroup() {
     group_ops_.Clear();
     group_bytes_ = 0;
+    group_chunks_ = 0;
+    in_group_ = false;
+  }
+  void DiscardGroup() {
+    if (in_group_) stats_->incomplete_discarded += group_chunks_;
+    EndGroup();
   }
   absl::Status Corrupt(int64_t offset) {
     return absl::DataLossError(
@@ -223,8 +318,12 @@ class ShardReplayer {
   StateStore* store_;
   int32_t partition_;
   uint64_t valid_;
+  bool based_;
+  int64_t start_;
   RestoreStats* stats_;
+  std::vector<Fence> fences_;
   ChunkHeader group_;
+  int64_t group_start_ = -1;
   bool in_group_ = false;
   int64_t group_chunks_ = 0;
   WriteBatch group_ops_;
@@ -232,6 +331,7 @@ class ShardReplayer {
   WriteBatch pending_;
   size_t pending_bytes_ = 0;
   int64_t next_ = -1;
+  int64_t bytes_since_snapshot_ = 0;
 };
 
 // Reads records [start, until) of one changelog partition and hands each to
@@ -284,6 +384,22 @@ absl::Status ReadRange(const ChangelogOptions& o, int32_t partition, int64_t sta
   return absl::OkStatus();
 }
 
+// Whether records [start, until) hold a fence of a writer other than `epoch`.
+absl::StatusOr<bool> ForeignFenceIn(const ChangelogOptions& o, int32_t partition, int64_t start,
+                                    int64_t until, uint64_t epoch, const std::atomic<bool>& stop) {
+  bool found = false;
+  RETURN_IF_ERROR(ReadRange(o, partition, start, until, stop,
+                            [&](int64_t, absl::string_view v) -> absl::Status {
+                              uint64_t e = 0;
+                              if (!v.empty() && v.front() == kFence) {
+                                v.remove_prefix(1);
+                                if (GetFixed(&v, 8, &e) && e != epoch) found = true;
+                              }
+                              return absl::OkStatus();
+                            }));
+  return found;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Changelog>> Changelog::Create(ChangelogOptions options) {
@@ -326,10 +442,22 @@ absl::StatusOr<RestoreStats> Changelog::Acquire(int32_t partition, StateStore* s
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
+  w.fence_offset = fence_offset;
+  w.verified_to = fence_offset + 1;  // the restore reads up to the fence
+  int data_loss_attempts = 0;
   while (true) {
-    absl::Status s = Restore(partition, store, w.epoch, fence_offset, stop, &stats);
+    stats = RestoreStats{};
+    absl::Status s =
+        Restore(partition, store, w.epoch, fence_offset, stop, &stats, &w.bytes_since_snapshot);
     if (s.ok()) break;
-    // Broker trouble is retried; a log that lost records is not.
+    // Broker trouble is retried; a log that lost records is not, except
+    // twice more: its start may have moved between the watermark query and
+    // the read (the next attempt then looks for a snapshot).
+    if (absl::IsDataLoss(s) && ++data_loss_attempts < 3) {
+      std::cerr << "changelog: restore of partition " << partition << ": " << s
+                << "; trying again from the log's start\n";
+      continue;
+    }
     if (absl::IsDataLoss(s) || absl::IsCancelled(s) || stop.load()) return s;
     std::cerr << "changelog: restore of partition " << partition << ": " << s << "; retrying\n";
     absl::SleepFor(absl::Seconds(1));
@@ -342,10 +470,11 @@ absl::StatusOr<RestoreStats> Changelog::Acquire(int32_t partition, StateStore* s
 
 absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t epoch,
                                 int64_t fence_offset, const std::atomic<bool>& stop,
-                                RestoreStats* stats) {
+                                RestoreStats* stats, int64_t* bytes_since_snapshot) {
   ASSIGN_OR_RETURN(int64_t next, ReadInt(store, CheckpointKey(partition, "next"), -1));
   ASSIGN_OR_RETURN(int64_t valid, ReadInt(store, CheckpointKey(partition, "epoch"), 0));
   ASSIGN_OR_RETURN(int64_t own, ReadInt(store, CheckpointKey(partition, "own"), -1));
+  ASSIGN_OR_RETURN(int64_t since, ReadInt(store, CheckpointKey(partition, "since"), 0));
   if (next > fence_offset) {
     return absl::DataLossError(absl::StrCat("local changelog checkpoint ", next, " of partition ",
                                             partition, " is past the log end ", fence_offset,
@@ -355,39 +484,67 @@ absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t e
     // Did another owner fence this shard while this instance still wrote
     // locally (a zombie)? Then the local copy holds batches the log rejects.
     bool foreign_fence = false;
-    RETURN_IF_ERROR(ReadRange(o_, partition, own, next, stop,
-                              [&](int64_t, absl::string_view v) -> absl::Status {
-                                absl::string_view in = v;
-                                uint64_t e = 0;
-                                if (!in.empty() && in.front() == kFence) {
-                                  in.remove_prefix(1);
-                                  if (GetFixed(&in, 8, &e) && e != static_cast<uint64_t>(valid)) {
-                                    foreign_fence = true;
-                                  }
-                                }
-                                return absl::OkStatus();
-                              }));
+    absl::Status checked = ReadRange(
+        o_, partition, own, next, stop, [&](int64_t, absl::string_view v) -> absl::Status {
+          absl::string_view in = v;
+          uint64_t e = 0;
+          if (!in.empty() && in.front() == kFence) {
+            in.remove_prefix(1);
+            if (GetFixed(&in, 8, &e) && e != static_cast<uint64_t>(valid)) {
+              foreign_fence = true;
+            }
+          }
+          return absl::OkStatus();
+        });
+    // The log lost where this ownership began: the copy cannot be checked.
+    if (absl::IsDataLoss(checked)) foreign_fence = true;
+    RETURN_IF_ERROR(absl::IsDataLoss(checked) ? absl::OkStatus() : checked);
     if (foreign_fence) {
       std::cerr << "changelog: partition " << partition
-                << ": local copy was written after another owner's fence; rebuilding it\n";
+                << ": local copy was written after another owner's fence (or the log lost "
+                   "where its ownership began); rebuilding it\n";
       RETURN_IF_ERROR(DropShard(store, partition));
       stats->local_copy_dropped = true;
       next = -1;
       valid = 0;
     }
   }
-  int64_t start = next < 0 ? 0 : next;
-  ShardReplayer replayer(store, partition, static_cast<uint64_t>(valid), stats);
-  RETURN_IF_ERROR(
-      ReadRange(o_, partition, start, fence_offset + 1, stop,
-                [&](int64_t offset, absl::string_view v) { return replayer.OnRecord(offset, v); }));
-  (void)epoch;  // the fence itself was the last record applied
-  return replayer.Finish(fence_offset);
+  auto replay = [&](int64_t start, bool based) -> absl::Status {
+    ShardReplayer replayer(store, partition, static_cast<uint64_t>(valid), based, start, stats);
+    if (next >= 0) replayer.set_bytes_since_snapshot(since);
+    RETURN_IF_ERROR(ReadRange(
+        o_, partition, start, fence_offset + 1, stop,
+        [&](int64_t offset, absl::string_view v) { return replayer.OnRecord(offset, v); }));
+    RETURN_IF_ERROR(replayer.Finish(fence_offset));
+    *bytes_since_snapshot = replayer.bytes_since_snapshot();
+    return absl::OkStatus();
+  };
+  // From the local copy's checkpoint, or from offset 0.
+  const int64_t start = next >= 0 ? next : 0;
+  absl::Status s = replay(start, /*based=*/true);
+  if (!absl::IsDataLoss(s)) return s;
+  // The log no longer starts there (retention, the mock's 5 MB): the local
+  // copy cannot catch up, so a snapshot must replace it. (The watermark is
+  // asked only here: on the mock the first query can take a second.)
+  ASSIGN_OR_RETURN(const int64_t log_start,
+                   sink_->StartOffset(o_.topic, partition, absl::Seconds(10)));
+  if (log_start <= start) return s;  // something else was lost
+  std::cerr << "changelog: partition " << partition << ": restore needed offset " << start
+            << ", the log now starts at " << log_start << "; rebuilding from a snapshot\n";
+  if (next >= 0) {
+    RETURN_IF_ERROR(DropShard(store, partition));
+    stats->local_copy_dropped = true;
+  }
+  next = -1;
+  valid = 0;
+  *stats = RestoreStats{.local_copy_dropped = stats->local_copy_dropped};
+  (void)epoch;  // the fence itself is the last record applied
+  return replay(log_start, /*based=*/false);
 }
 
 absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
-    const std::map<int32_t, std::vector<const WriteBatch::Op*>>& ops,
-    const std::atomic<bool>& stop) {
+    const std::map<int32_t, std::vector<const WriteBatch::Op*>>& ops, const std::atomic<bool>& stop,
+    std::vector<int32_t>* fenced) {
   struct Chunk {
     int32_t partition;
     std::string key, value;
@@ -445,18 +602,145 @@ absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
   std::map<int32_t, int64_t> next;
+  std::map<int32_t, std::pair<int64_t, int64_t>> span;  // first offset, records
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (offsets[i] < 0) return absl::InternalError("changelog: a record has no offset");
     int64_t& n = next[chunks[i].partition];
     n = std::max(n, offsets[i] + 1);
+    auto [it, fresh] = span.try_emplace(chunks[i].partition, offsets[i], 0);
+    it->second.first = std::min(it->second.first, offsets[i]);
+    ++it->second.second;
     records_out_ += 1;
     bytes_out_ += static_cast<int64_t>(chunks[i].value.size());
+    writers_[chunks[i].partition].bytes_since_snapshot +=
+        static_cast<int64_t>(chunks[i].value.size());
+  }
+  // Still the owner? When the records landed right after the last ones
+  // checked, nobody else wrote in between; otherwise the gap is read for
+  // another writer's fence. (A partition can be assigned to two members at
+  // once: the cooperative-sticky assignor of librdkafka < 2.2 does it after
+  // kills, #4252. The one fenced must find out, or it goes on processing
+  // while every reader ignores what it writes.)
+  for (const auto& [partition, n] : next) {
+    Writer& w = writers_[partition];
+    const auto [first, records] = span[partition];
+    const bool contiguous = first == w.verified_to && n - first == records;
+    if (!contiguous && !w.fenced_off) {
+      ASSIGN_OR_RETURN(w.fenced_off,
+                       ForeignFenceIn(o_, partition, w.verified_to, n, w.epoch, stop));
+    }
+    w.verified_to = n;
+    if (w.fenced_off && fenced != nullptr) fenced->push_back(partition);
   }
   std::vector<WriteBatch::Op> checkpoints;
   for (const auto& [partition, n] : next) {
     checkpoints.push_back({CheckpointKey(partition, "next"), absl::StrCat(n)});
+    checkpoints.push_back({CheckpointKey(partition, "since"),
+                           absl::StrCat(writers_[partition].bytes_since_snapshot)});
   }
   return checkpoints;
+}
+
+absl::Status Changelog::SnapshotIfDue(StateStore* store, const std::atomic<bool>& stop) {
+  absl::Status first;
+  for (auto& [partition, w] : writers_) {
+    const double due = std::max(static_cast<double>(o_.snapshot_min_bytes),
+                                o_.snapshot_ratio * static_cast<double>(w.last_snapshot_bytes));
+    if (static_cast<double>(w.bytes_since_snapshot) < due) continue;
+    absl::Status s = WriteSnapshot(partition, w, store, stop);
+    if (!s.ok()) {
+      std::cerr << "changelog: snapshot of partition " << partition << ": " << s << "\n";
+      if (first.ok()) first = s;
+    }
+  }
+  return first;
+}
+
+absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* store,
+                                      const std::atomic<bool>& stop) {
+  // Still the owner? Any other writer's fence since we last looked means
+  // this instance is a zombie here: its snapshot must not exist.
+  ASSIGN_OR_RETURN(const int64_t end, sink_->EndOffset(o_.topic, partition, absl::Seconds(10)));
+  if (!w.fenced_off) {
+    ASSIGN_OR_RETURN(w.fenced_off,
+                     ForeignFenceIn(o_, partition, w.verified_to, end, w.epoch, stop));
+  }
+  if (w.fenced_off) {
+    w.bytes_since_snapshot = 0;  // not again at every batch until the shard goes
+    return absl::FailedPreconditionError(absl::StrCat("another owner fenced partition ", partition,
+                                                      " after offset ", w.verified_to,
+                                                      ": no snapshot from this zombie"));
+  }
+  w.verified_to = end;
+  const uint64_t seq = ++w.seq;
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  uint64_t index = 0;
+  int64_t bytes = 0;
+  std::string body;
+  std::deque<int64_t> chunk_offsets;  // stable addresses for the delivery reports
+  // Chunks go out as they fill (the snapshot is never whole in memory); the
+  // last one, possibly empty, says so.
+  auto emit = [&](bool last) -> absl::Status {
+    std::string value(1, kSnapshot);
+    PutFixed(&value, w.epoch, 8);
+    PutFixed(&value, seq, 8);
+    PutFixed(&value, index, 4);
+    PutFixed(&value, last ? 1 : 0, 4);
+    PutFixed(&value, static_cast<uint64_t>(w.fence_offset), 8);
+    PutFixed(&value, static_cast<uint64_t>(w.verified_to), 8);
+    value.append(body);
+    bytes += static_cast<int64_t>(value.size());
+    body.clear();
+    chunk_offsets.push_back(-1);
+    RETURN_IF_ERROR(sink_->Produce(o_.topic, absl::StrCat("s/", w.epoch, "/", seq, "/", index),
+                                   value, {}, partition, &chunk_offsets.back()));
+    ++index;
+    return absl::OkStatus();
+  };
+  const std::string checkpoints = CheckpointKey(partition, "");
+  absl::Status produced;
+  for (const std::string& prefix :
+       {absl::StrCat("p/", partition, "/"), absl::StrCat("d/", partition, "/")}) {
+    RETURN_IF_ERROR(store->Scan(prefix, "", [&](absl::string_view k, absl::string_view v) {
+      if (absl::StartsWith(k, checkpoints)) return true;  // local only
+      // Expired dedup marks are left out: the snapshot is also a compaction.
+      if (k.front() == 'd') {
+        const int64_t expiry = DecodeExpiring(v).first;
+        if (expiry > 0 && expiry < now) return true;
+      }
+      if (!body.empty() && body.size() + k.size() + v.size() + 20 > o_.max_record_bytes) {
+        produced = emit(false);
+        if (!produced.ok()) return false;
+      }
+      body.push_back(kPut);
+      PutVarint(&body, k.size());
+      body.append(k.data(), k.size());
+      PutVarint(&body, v.size());
+      body.append(v.data(), v.size());
+      return true;
+    }));
+    RETURN_IF_ERROR(produced);
+  }
+  RETURN_IF_ERROR(emit(true));
+  // A snapshot that does not reach Kafka whole is never applied (its last
+  // chunk is missing, or a later one is cut); the next call writes another.
+  RETURN_IF_ERROR(sink_->Flush(kFlushTimeout));
+  // The next append's check starts after the snapshot when nothing came
+  // between (else from before it: the gap is read then).
+  bool contiguous = true;
+  for (size_t i = 0; i < chunk_offsets.size(); ++i) {
+    contiguous &= chunk_offsets[i] == w.verified_to + static_cast<int64_t>(i);
+  }
+  if (contiguous) w.verified_to += static_cast<int64_t>(chunk_offsets.size());
+  w.bytes_since_snapshot = 0;
+  w.last_snapshot_bytes = bytes;
+  snapshots_out_ += 1;
+  snapshot_bytes_out_ += bytes;
+  records_out_ += static_cast<int64_t>(index);
+  bytes_out_ += bytes;
+  WriteBatch local;
+  local.Put(CheckpointKey(partition, "since"), "0");
+  return store->Write(local);
 }
 
 void Changelog::Release(int32_t partition) { writers_.erase(partition); }
@@ -470,10 +754,11 @@ absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions& optio
   std::atomic<bool> stop{false};
   for (int32_t p = 0; p < partitions; ++p) {
     ASSIGN_OR_RETURN(int64_t end, c->sink_->EndOffset(options.topic, p, absl::Seconds(10)));
-    ShardReplayer replayer(store, p, 0, &stats);
-    RETURN_IF_ERROR(ReadRange(options, p, 0, end, stop, [&](int64_t offset, absl::string_view v) {
-      return replayer.OnRecord(offset, v);
-    }));
+    ASSIGN_OR_RETURN(int64_t start, c->sink_->StartOffset(options.topic, p, absl::Seconds(10)));
+    ShardReplayer replayer(store, p, 0, /*based=*/start == 0, start, &stats);
+    RETURN_IF_ERROR(ReadRange(
+        options, p, start, end, stop,
+        [&](int64_t offset, absl::string_view v) { return replayer.OnRecord(offset, v); }));
     RETURN_IF_ERROR(replayer.Finish(-1));
   }
   stats.wall = absl::Now() - t0;

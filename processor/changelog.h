@@ -5,13 +5,33 @@
 // start). The local RocksDB store is a cache of the changelog: it holds, per
 // shard, how far into the changelog it is (`p/<P>/c/next`), which writer the
 // log belonged to there (`p/<P>/c/epoch`) and where this instance's own
-// ownership began (`p/<P>/c/own`).
+// ownership began (`p/<P>/c/own`) and how many bytes the log holds after
+// the shard's last snapshot (`p/<P>/c/since`).
 //
 // Records (keys are unique, so a compacted topic never drops one):
 //   f/<epoch>               fence: writer `epoch` owns the shard from here on
 //   b/<epoch>/<seq>/<i>     chunk i of n of batch `seq` of writer `epoch`:
 //                           every op of one poll batch on this shard (state
 //                           values, dedup marks, the next input offset)
+//   s/<epoch>/<seq>/<i>     chunk i of snapshot `seq` of writer `epoch`: the
+//                           shard's whole state as of the batches before it
+//                           (the last chunk says it is the last)
+// Snapshots bound what a restore from nothing needs: the owner writes one
+// whenever the bytes it appended to the shard since the last one reach
+// max(snapshot_min_bytes, snapshot_ratio x that snapshot's size). So a log
+// that keeps at least (2 + ratio) x the shard's state plus min_bytes (the
+// mock broker's ~5 MB, or retention.bytes on a real topic) always holds a
+// complete snapshot and everything after it. A restore without a usable
+// local copy from a log that no longer starts at offset 0 skips to the first
+// snapshot it can trust and starts from there; with the log whole it reads
+// from offset 0 as before (snapshots of the owner are then skipped: the
+// batches before them already built the same state).
+// A snapshot is trusted only if no other writer fenced the shard between
+// its writer's fence and it: before writing one, the owner reads the log
+// from where it last looked to the end and writes none if it finds a
+// foreign fence (it is a zombie); the snapshot names the offset it checked
+// up to, and a reader accepts it only if it read from there itself and saw
+// no foreign fence since.
 // A batch is applied on restore only when all its chunks were read in a row,
 // and only when its writer holds the newest fence before it. So a batch cut
 // by a crash is never applied (its facts are re-read from the input offset
@@ -57,6 +77,11 @@ struct ChangelogOptions {
   // Flush()es). The stateful stage passes its own: one client fewer, with
   // its threads and connections. Default null: the changelog makes its own.
   KafkaSink* sink = nullptr;
+  // A shard's snapshot is due when the bytes appended to it since its last
+  // snapshot reach max(snapshot_min_bytes, snapshot_ratio x the size of
+  // that snapshot). Defaults 1 MiB and 2.
+  size_t snapshot_min_bytes = 1 << 20;
+  double snapshot_ratio = 2.0;
 };
 
 struct RestoreStats {
@@ -72,6 +97,13 @@ struct RestoreStats {
   // The local copy had been written past another owner's fence (this
   // instance was a zombie): it was dropped and rebuilt from the log start.
   bool local_copy_dropped = false;
+  // The log no longer started at offset 0 and there was no usable local
+  // copy: the restore started from a snapshot (its offset; -1: none).
+  int64_t snapshot_base = -1;
+  // Records before that snapshot, read and not applied.
+  int64_t before_snapshot_skipped = 0;
+  // Snapshots read whose state the batches before them had already built.
+  int64_t snapshots_skipped = 0;
   absl::Duration wall;
   // CPU time of the restoring thread (librdkafka's fetch threads excluded).
   absl::Duration thread_cpu;
@@ -94,24 +126,51 @@ class Changelog {
   // and waits until Kafka has them all. Returns the local checkpoint writes
   // to put in the same local write batch as `ops`. (Pointers: the ops stay
   // where TaskState::Stage put them, on their way to the local batch.)
+  // Shards another writer has fenced since this one last looked are added
+  // to `fenced` (if not null): what this writer appended there is ignored
+  // by every reader, so the caller must acquire them again (a new fence, a
+  // restore that rebuilds its local copy) and resume their input from the
+  // restored offset.
   [[nodiscard]] absl::StatusOr<std::vector<WriteBatch::Op>> Append(
       const std::map<int32_t, std::vector<const WriteBatch::Op*>>& ops,
-      const std::atomic<bool>& stop);
+      const std::atomic<bool>& stop, std::vector<int32_t>* fenced = nullptr);
+
+  // Writes a snapshot of every owned shard that is due one (see the top of
+  // this file), read from `store` (which must hold every batch appended so
+  // far: call after the local commit). A shard whose log shows another
+  // owner's fence gets none (this instance is a zombie there; its rebalance
+  // will take the shard away). Returns the first error after trying every
+  // due shard; a failed snapshot is tried again at the next call.
+  [[nodiscard]] absl::Status SnapshotIfDue(StateStore* store, const std::atomic<bool>& stop);
 
   // Forgets the writer epochs of shards no longer owned.
   void Release(int32_t partition);
 
   int64_t records_out() const { return records_out_; }
   int64_t bytes_out() const { return bytes_out_; }
+  int64_t snapshots_out() const { return snapshots_out_; }
+  int64_t snapshot_bytes_out() const { return snapshot_bytes_out_; }
 
  private:
   explicit Changelog(ChangelogOptions o) : o_(std::move(o)) {}
   struct Writer {
     uint64_t epoch = 0;
     uint64_t seq = 0;
+    int64_t fence_offset = -1;
+    // The log was read up to here and held no other writer's fence, or
+    // (fenced_off) it did: this writer is a zombie there.
+    int64_t verified_to = 0;
+    bool fenced_off = false;
+    // Bytes appended since the last snapshot, and that snapshot's size
+    // (0: not known, as after a restart).
+    int64_t bytes_since_snapshot = 0;
+    int64_t last_snapshot_bytes = 0;
   };
   absl::Status Restore(int32_t partition, StateStore* store, uint64_t epoch, int64_t fence_offset,
-                       const std::atomic<bool>& stop, RestoreStats* stats);
+                       const std::atomic<bool>& stop, RestoreStats* stats,
+                       int64_t* bytes_since_snapshot);
+  absl::Status WriteSnapshot(int32_t partition, Writer& w, StateStore* store,
+                             const std::atomic<bool>& stop);
 
   friend absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions&, int,
                                                             StateStore*);
@@ -122,9 +181,12 @@ class Changelog {
   std::map<int32_t, Writer> writers_;
   int64_t records_out_ = 0;
   int64_t bytes_out_ = 0;
+  int64_t snapshots_out_ = 0;
+  int64_t snapshot_bytes_out_ = 0;
 };
 
-// Reads every partition of `topic` from the start to its current end into
+// Reads every partition of `topic` from its log start (offset 0, or the
+// first trusted snapshot when the log lost its head) to its current end into
 // `store` with the same rules as Acquire, without fencing (tests, audits).
 [[nodiscard]] absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions& options,
                                                                  int partitions, StateStore* store);

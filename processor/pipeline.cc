@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -401,26 +402,12 @@ class StatefulStage final : public RebalanceListener {
         // Before the shard's first fact: fence the changelog and bring the
         // local copy up to it (the input offset comes with the state).
         ASSIGN_OR_RETURN(RestoreStats rs, changelog_->Acquire(tp.partition, store_, *stop_));
-        ++m_.shards_restored;
-        m_.restored_records += rs.records;
-        m_.restored_bytes += rs.bytes;
-        m_.restored_ops += rs.ops_applied;
-        m_.restore_wall_nanos += absl::ToInt64Nanoseconds(rs.wall);
-        m_.restore_cpu_nanos += absl::ToInt64Nanoseconds(rs.thread_cpu);
-        m_.changelog_discarded += rs.incomplete_discarded + rs.fenced_discarded;
-        if (rs.local_copy_dropped) ++m_.local_copies_dropped;
-        std::cerr << "processor/stateful: shard " << tp.partition << " restored " << rs.records
-                  << " changelog records (" << rs.bytes << " bytes, " << rs.batches_applied
-                  << " batches, " << rs.ops_applied << " key writes) in "
-                  << absl::ToDoubleSeconds(rs.wall) << " s, thread cpu "
-                  << absl::ToDoubleSeconds(rs.thread_cpu)
-                  << " s; not applied: " << rs.incomplete_discarded << " cut, "
-                  << rs.fenced_discarded << " fenced"
-                  << (rs.local_copy_dropped ? "; local copy rebuilt" : "") << std::endl;
+        CountRestore(tp.partition, rs);
       }
       ASSIGN_OR_RETURN(int64_t next, state_.StoredOffset(tp.partition, tp.topic));
       // Never committed: the start of the log (auto.offset.reset=earliest).
       out.push_back({tp, next});
+      ExpectNext(tp.partition, std::max<int64_t>(next, 0));
     }
     return out;
   }
@@ -439,9 +426,11 @@ class StatefulStage final : public RebalanceListener {
     so.max_batch = o_.max_batch;
     so.config = o_.kafka_config;
     ASSIGN_OR_RETURN(auto source, KafkaSource::Create(so, this));
+    source_ = source.get();
     absl::Status result;
     while (!stop.load()) {
       auto records = source->Poll(kPollTimeout);
+      skip_.clear();  // a seek's shards: this poll is from their new position
       if (!records.ok()) {
         // A stop that interrupts a restore is a clean stop: the shard's
         // local copy is consistent at every checkpoint.
@@ -466,12 +455,85 @@ class StatefulStage final : public RebalanceListener {
       }
     }
     source->Close();
+    source_ = nullptr;
     return result;
   }
 
  private:
   // Fact records applied (and made durable) together.
   static constexpr size_t kRecordsPerBatch = 64;
+
+  // The facts topic has no gaps (idempotent producers, no transactions, no
+  // compaction): a record past the one expected means the log dropped facts
+  // this stage never read (retention shorter than its lag; librdkafka then
+  // resets to the log start). They are lost for good; say so, and count them.
+  void ExpectNext(int32_t partition, int64_t offset) {
+    if (partition < 0) return;
+    if (static_cast<size_t>(partition) >= expected_next_.size()) {
+      expected_next_.resize(static_cast<size_t>(partition) + 1, -1);
+    }
+    expected_next_[static_cast<size_t>(partition)] = offset;
+  }
+  void CheckContiguous(const Record& r) {
+    if (r.partition < 0 || static_cast<size_t>(r.partition) >= expected_next_.size()) return;
+    int64_t& want = expected_next_[static_cast<size_t>(r.partition)];
+    if (want >= 0 && r.offset > want) {
+      m_.facts_lost_to_retention += static_cast<uint64_t>(r.offset - want);
+      std::cerr << "processor/stateful: " << r.topic << "/" << r.partition << ": records " << want
+                << ".." << r.offset - 1
+                << " were dropped by the log before this stage read them (retention shorter "
+                   "than its lag): their facts are lost"
+                << std::endl;
+    }
+    want = r.offset + 1;
+  }
+
+  void CountRestore(int32_t partition, const RestoreStats& rs) {
+    ++m_.shards_restored;
+    m_.restored_records += rs.records;
+    m_.restored_bytes += rs.bytes;
+    m_.restored_ops += rs.ops_applied;
+    m_.restore_wall_nanos += absl::ToInt64Nanoseconds(rs.wall);
+    m_.restore_cpu_nanos += absl::ToInt64Nanoseconds(rs.thread_cpu);
+    m_.changelog_discarded += rs.incomplete_discarded + rs.fenced_discarded;
+    if (rs.local_copy_dropped) ++m_.local_copies_dropped;
+    std::cerr << "processor/stateful: shard " << partition << " restored " << rs.records
+              << " changelog records (" << rs.bytes << " bytes, " << rs.batches_applied
+              << " batches, " << rs.ops_applied << " key writes) in "
+              << absl::ToDoubleSeconds(rs.wall) << " s, thread cpu "
+              << absl::ToDoubleSeconds(rs.thread_cpu)
+              << " s; not applied: " << rs.incomplete_discarded << " cut, " << rs.fenced_discarded
+              << " fenced" << (rs.local_copy_dropped ? "; local copy rebuilt" : "")
+              << (rs.snapshot_base >= 0
+                      ? absl::StrCat("; from the snapshot at offset ", rs.snapshot_base, " (",
+                                     rs.before_snapshot_skipped, " records before it skipped)")
+                      : std::string())
+              << std::endl;
+  }
+
+  // Shards another instance fenced while this one still held them (the
+  // group gave them to both, or this one was a zombie that was never told):
+  // what this instance wrote there since is ignored by every reader. It
+  // takes them again (its fence now wins), rebuilds their state from the
+  // log, and reads their facts again from the offset that state holds; the
+  // rest of this poll's records of those shards are dropped (re-read).
+  absl::Status Reacquire(const std::vector<int32_t>& fenced, const std::atomic<bool>& stop) {
+    std::vector<PartitionOffset> seek;
+    for (int32_t p : fenced) {
+      std::cerr << "processor/stateful: shard " << p
+                << " was fenced by another instance while this one held it; acquiring it again"
+                << std::endl;
+      ++m_.shards_reacquired;
+      changelog_->Release(p);
+      ASSIGN_OR_RETURN(RestoreStats rs, changelog_->Acquire(p, store_, stop));
+      CountRestore(p, rs);
+      ASSIGN_OR_RETURN(int64_t next, state_.StoredOffset(p, o_.topics.facts));
+      seek.push_back({{o_.topics.facts, p}, next});
+      ExpectNext(p, std::max<int64_t>(next, 0));
+      skip_.insert(p);
+    }
+    return source_->Seek(seek);
+  }
 
   absl::Status HandleBatch(absl::Span<const Record> records, const std::atomic<bool>& stop) {
     // One policy per batch: a new version takes effect at the next one.
@@ -483,6 +545,8 @@ class StatefulStage final : public RebalanceListener {
     absl::Time now = absl::Now();
     uint64_t n_derived = 0;
     for (const Record& r : records) {
+      if (!skip_.empty() && skip_.count(r.partition) > 0) continue;
+      CheckContiguous(r);
       state_.SetOffset(r.partition, r.topic, r.offset + 1);
       auto* batch = google::protobuf::Arena::CreateMessage<v1::FactBatch>(&arena_);
       if (!batch->ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
@@ -545,9 +609,10 @@ class StatefulStage final : public RebalanceListener {
       // state whose alerts were not delivered, and a crash before the local
       // write is repaired by the restore on restart.
       const auto& by_shard = state_.Stage();
+      fenced_.clear();
       if (!by_shard.empty()) {
         uint64_t r0 = changelog_->records_out(), b0 = changelog_->bytes_out();
-        ASSIGN_OR_RETURN(auto checkpoints, changelog_->Append(by_shard, stop));
+        ASSIGN_OR_RETURN(auto checkpoints, changelog_->Append(by_shard, stop, &fenced_));
         for (auto& op : checkpoints) state_.Put(std::move(op.key), std::move(*op.value));
         m_.changelog_records_out += changelog_->records_out() - r0;
         m_.changelog_bytes_out += changelog_->bytes_out() - b0;
@@ -555,6 +620,19 @@ class StatefulStage final : public RebalanceListener {
     }
     RETURN_IF_ERROR(state_.Commit());
     ++m_.batches_committed;
+    // Committed locally all the same: the fenced shards' local copies are
+    // then rebuilt by their restore (it finds the foreign fence).
+    if (!fenced_.empty()) RETURN_IF_ERROR(Reacquire(fenced_, stop));
+    if (changelog_ != nullptr) {
+      // Bounds what a restore from nothing must read (changelog.h). A
+      // failure costs only the snapshot: it is tried again after the next
+      // batch, and the log still holds everything.
+      const int64_t s0 = changelog_->snapshots_out(), b0 = changelog_->snapshot_bytes_out();
+      absl::Status s = changelog_->SnapshotIfDue(store_, stop);
+      if (!s.ok() && stop.load()) return s;
+      m_.changelog_snapshots_out += changelog_->snapshots_out() - s0;
+      m_.changelog_snapshot_bytes_out += changelog_->snapshot_bytes_out() - b0;
+    }
     return absl::OkStatus();
   }
 
@@ -564,6 +642,11 @@ class StatefulStage final : public RebalanceListener {
   StateStore* store_;
   Changelog* changelog_;  // null: no changelog
   const std::atomic<bool>* stop_ = nullptr;
+  KafkaSource* source_ = nullptr;  // while Run runs
+  // Shards re-acquired during this poll: their remaining records are dropped.
+  absl::flat_hash_set<int32_t> skip_;
+  std::vector<int32_t> fenced_;         // by Append, per batch
+  std::vector<int64_t> expected_next_;  // by facts partition; -1: not known
   TaskState state_;
   ProcessorMetrics& m_;
   std::vector<v1::Alert> alerts_;
@@ -604,10 +687,13 @@ class KafkaProcessor final : public Processor {
         topics.push_back({o_.topics.quota_usage, 1, {{"cleanup.policy", "compact"}}});
       }
       if (!o_.topics.state_changelog.empty()) {
-        // Records have unique keys (processor/changelog.h): compaction keeps
-        // every one, and never the time-based deletion that would lose state.
-        topics.push_back(
-            {o_.topics.state_changelog, o_.facts_partitions, {{"cleanup.policy", "compact"}}});
+        // Records have unique keys (processor/changelog.h), so compaction
+        // would drop none: the log is bounded by snapshots and, if the
+        // operator sets it, retention.bytes (processor/README.md). Never by
+        // time, which could drop the newest snapshot of an idle shard.
+        topics.push_back({o_.topics.state_changelog,
+                          o_.facts_partitions,
+                          {{"cleanup.policy", "delete"}, {"retention.ms", "-1"}}});
       }
       if (!o_.topics.reference_data.empty()) {
         // The newest record per key is the reference data in force.

@@ -125,7 +125,16 @@ struct ProcessorMetrics {
   // records not applied (cut batches, fenced writers); local copies dropped.
   std::atomic<uint64_t> changelog_records_out{0};
   std::atomic<uint64_t> changelog_bytes_out{0};
+  // Shard snapshots written to the changelog (counted in the two above too).
+  std::atomic<uint64_t> changelog_snapshots_out{0};
+  std::atomic<uint64_t> changelog_snapshot_bytes_out{0};
   std::atomic<uint64_t> shards_restored{0};
+  // Shards taken again after finding another instance's fence (counted in
+  // shards_restored too).
+  std::atomic<uint64_t> shards_reacquired{0};
+  // Fact records the facts log dropped before the stateful stage read them
+  // (retention shorter than its lag): lost, and logged.
+  std::atomic<uint64_t> facts_lost_to_retention{0};
   std::atomic<uint64_t> restored_records{0};
   std::atomic<uint64_t> restored_bytes{0};
   std::atomic<uint64_t> restored_ops{0};

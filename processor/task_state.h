@@ -5,7 +5,7 @@
 //   p/<partition>/s/<rule>/<len>:<key>/<name>    rule state of (rule, key)
 //   p/<partition>/o/<topic>                      next input offset of the shard
 //   d/<partition>/<rule>/<len>:<key>/<event_id>  de-duplication (expiring value)
-//   p/<partition>/c/{next,epoch,own}             changelog checkpoint (local
+//   p/<partition>/c/{next,epoch,own,since}       changelog checkpoint (local
 //                                                only; processor/changelog.h)
 // (<len> is the key's length, so keys containing '/' cannot collide.)
 // Every read sees the batch's own earlier writes. Commit() writes the state

@@ -124,7 +124,11 @@ int RunProcessor(int argc, char** argv) {
             << " alerts_out=" << m.alerts_out
             << " changelog_records_out=" << m.changelog_records_out
             << " changelog_bytes_out=" << m.changelog_bytes_out
+            << " changelog_snapshots_out=" << m.changelog_snapshots_out
+            << " changelog_snapshot_bytes_out=" << m.changelog_snapshot_bytes_out
             << " shards_restored=" << m.shards_restored
+            << " shards_reacquired=" << m.shards_reacquired
+            << " facts_lost_to_retention=" << m.facts_lost_to_retention
             << " restored_records=" << m.restored_records << " restored_bytes=" << m.restored_bytes
             << " restored_ops=" << m.restored_ops
             << " restore_wall_s=" << static_cast<double>(m.restore_wall_nanos) / 1e9

@@ -1,9 +1,11 @@
 // The changelog's replay rules against librdkafka's mock cluster in this
 // process: chunked batches round-trip, a batch cut by a crash is never
-// applied, a fenced-off writer (zombie) adds nothing, and a zombie's own
-// local copy is rebuilt when the shard comes back to it.
+// applied, a fenced-off writer (zombie) adds nothing, a zombie's own local
+// copy is rebuilt when the shard comes back to it, and snapshots keep a
+// shard restorable after the log lost its head (the mock keeps ~5 MB).
 #include "processor/changelog.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/mock_cluster.h"
@@ -25,24 +27,51 @@ class ChangelogTest : public ::testing::Test {
     options_.topic = kTopic;
   }
 
-  std::unique_ptr<Changelog> NewChangelog(size_t max_record_bytes = 512 << 10) {
+  std::unique_ptr<Changelog> NewChangelog(size_t max_record_bytes = 512 << 10,
+                                          size_t snapshot_min_bytes = 1 << 20) {
     ChangelogOptions o = options_;
     o.max_record_bytes = max_record_bytes;
+    o.snapshot_min_bytes = snapshot_min_bytes;
     auto c = Changelog::Create(o);
     EXPECT_TRUE(c.ok()) << c.status();
     return std::move(*c);
   }
 
   // Appends `ops` on shard 0 and writes them locally, as the stage does.
-  void Write(Changelog& c, StateStore* store, std::vector<WriteBatch::Op> ops) {
+  void Write(Changelog& c, StateStore* store, std::vector<WriteBatch::Op> ops,
+             std::vector<int32_t>* fenced = nullptr) {
     std::map<int32_t, std::vector<const WriteBatch::Op*>> by_shard;
     for (const auto& op : ops) by_shard[0].push_back(&op);
-    auto checkpoints = c.Append(by_shard, stop_);
+    auto checkpoints = c.Append(by_shard, stop_, fenced);
     ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
     WriteBatch wb;
     for (auto& op : ops) wb.Put(op.key, *op.value);
     for (auto& op : *checkpoints) wb.Put(op.key, *op.value);
     ASSERT_TRUE(store->Write(wb).ok());
+  }
+
+  int64_t StartOffset() {
+    KafkaSinkOptions so;
+    so.brokers = options_.brokers;
+    auto sink = KafkaSink::Create(so);
+    EXPECT_TRUE(sink.ok());
+    auto start = (*sink)->StartOffset(kTopic, 0, absl::Seconds(10));
+    EXPECT_TRUE(start.ok()) << start.status();
+    return start.value_or(-1);
+  }
+
+  // Shard 0's state keys and values (checkpoints excluded: they are local).
+  static std::map<std::string, std::string> Shard0(StateStore* store) {
+    std::map<std::string, std::string> out;
+    EXPECT_TRUE(store
+                    ->Scan("p/0/", "",
+                           [&](absl::string_view k, absl::string_view v) {
+                             if (!absl::StartsWith(k, "p/0/c/"))
+                               out[std::string(k)] = std::string(v);
+                             return true;
+                           })
+                    .ok());
+    return out;
   }
 
   static std::optional<std::string> Get(StateStore* store, const std::string& key) {
@@ -148,6 +177,115 @@ TEST_F(ChangelogTest, FencedWriterAddsNothingAndRebuildsItsCopy) {
   EXPECT_TRUE(back->local_copy_dropped);
   EXPECT_EQ(Get(a_store.get(), "p/0/s/Q/1:c/used"), "2");
   EXPECT_EQ(Get(a_store.get(), "p/0/s/Q/1:z/used"), std::nullopt);
+}
+
+// A hot key rewritten whole by every batch (as a busy window log is) writes
+// far more than the state's size: the mock drops the log's head, and only
+// the snapshots keep the shard restorable from nothing.
+TEST_F(ChangelogTest, SnapshotsKeepAShardRestorableAfterTheLogLostItsHead) {
+  auto writer = NewChangelog(512 << 10, /*snapshot_min_bytes=*/256 << 10);
+  auto local = NewMemoryStateStore();
+  ASSERT_TRUE(writer->Acquire(0, local.get(), stop_).ok());
+  // A second instance that owned the shard early on and then stopped: its
+  // local copy falls behind the log's start.
+  auto stale = NewMemoryStateStore();
+  Write(*writer, local.get(), {{"p/0/s/Q/1:c/used", "0"}});
+  ASSERT_TRUE(NewChangelog()->Acquire(0, stale.get(), stop_).ok());
+  writer = NewChangelog(512 << 10, 256 << 10);  // the shard comes back
+  ASSERT_TRUE(writer->Acquire(0, local.get(), stop_).ok());
+  int i = 0;
+  for (; i < 2000 && StartOffset() == 0; ++i) {
+    Write(*writer, local.get(),
+          {{"p/0/s/C/1:k/log", std::string(30 << 10, 'a' + i % 26)},
+           {"p/0/s/Q/1:c/used", std::to_string(i)},
+           {"p/0/s/Q/" + std::to_string(i % 50) + ":x/used", std::to_string(i)},
+           {"p/0/o/facts", std::to_string(i + 1)}});
+    ASSERT_TRUE(writer->SnapshotIfDue(local.get(), stop_).ok());
+  }
+  ASSERT_GT(StartOffset(), 0) << "the mock kept the whole log: nothing was tested";
+  // One more batch after the last snapshot: it must be applied on top.
+  Write(*writer, local.get(), {{"p/0/s/Q/1:c/used", "last"}});
+  EXPECT_GT(writer->snapshots_out(), 5);
+  const auto want = Shard0(local.get());
+  ASSERT_EQ(want.at("p/0/s/Q/1:c/used"), "last");
+
+  auto fresh = NewMemoryStateStore();
+  auto rs = NewChangelog()->Acquire(0, fresh.get(), stop_);
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  EXPECT_GE(rs->snapshot_base, StartOffset());
+  EXPECT_EQ(Shard0(fresh.get()), want);
+
+  auto back = NewChangelog()->Acquire(0, stale.get(), stop_);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->local_copy_dropped);
+  EXPECT_EQ(Shard0(stale.get()), want);
+
+  auto audit = NewMemoryStateStore();
+  auto whole = RestoreWholeChangelog(options_, 2, audit.get());
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(Shard0(audit.get()), want);
+}
+
+// Without snapshots the same log is unrecoverable from nothing, and says so.
+TEST_F(ChangelogTest, ALogThatLostItsHeadWithoutASnapshotIsDataLoss) {
+  auto writer = NewChangelog();
+  auto local = NewMemoryStateStore();
+  ASSERT_TRUE(writer->Acquire(0, local.get(), stop_).ok());
+  for (int i = 0; i < 2000 && StartOffset() == 0; ++i) {
+    Write(*writer, local.get(), {{"p/0/s/C/1:k/log", std::string(30 << 10, 'a' + i % 26)}});
+  }
+  ASSERT_GT(StartOffset(), 0);
+  auto fresh = NewMemoryStateStore();
+  auto rs = NewChangelog()->Acquire(0, fresh.get(), stop_);
+  EXPECT_TRUE(absl::IsDataLoss(rs.status())) << rs.status();
+}
+
+// A writer learns at its next append that another one fenced its shard
+// (so that it can take the shard again); records of a fenced-off writer in
+// between are not a fence and do not count.
+TEST_F(ChangelogTest, AppendReportsAShardFencedByAnotherWriter) {
+  auto z = NewChangelog();
+  auto z_store = NewMemoryStateStore();
+  ASSERT_TRUE(z->Acquire(0, z_store.get(), stop_).ok());
+  auto a = NewChangelog();
+  auto a_store = NewMemoryStateStore();
+  ASSERT_TRUE(a->Acquire(0, a_store.get(), stop_).ok());
+  std::vector<int32_t> fenced;
+  Write(*a, a_store.get(), {{"p/0/s/Q/1:c/used", "1"}}, &fenced);
+  EXPECT_TRUE(fenced.empty());
+  Write(*z, z_store.get(), {{"p/0/s/Q/1:c/used", "50"}}, &fenced);
+  EXPECT_EQ(fenced, std::vector<int32_t>{0});  // z: a's fence came after its own
+  fenced.clear();
+  Write(*a, a_store.get(), {{"p/0/s/Q/1:c/used", "2"}}, &fenced);
+  EXPECT_TRUE(fenced.empty());  // z's batch in between is no fence
+  // z takes the shard again: its restore drops its own zombie batch.
+  z->Release(0);
+  auto again = z->Acquire(0, z_store.get(), stop_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->local_copy_dropped);
+  EXPECT_EQ(Get(z_store.get(), "p/0/s/Q/1:c/used"), "2");
+  Write(*a, a_store.get(), {{"p/0/s/Q/1:c/used", "3"}}, &fenced);
+  EXPECT_EQ(fenced, std::vector<int32_t>{0});  // now a is the one fenced
+}
+
+// A writer another instance has fenced writes no snapshot: a reader could
+// otherwise take a zombie's state for the shard's.
+TEST_F(ChangelogTest, FencedWriterWritesNoSnapshot) {
+  auto a = NewChangelog(512 << 10, /*snapshot_min_bytes=*/1);
+  auto a_store = NewMemoryStateStore();
+  ASSERT_TRUE(a->Acquire(0, a_store.get(), stop_).ok());
+  Write(*a, a_store.get(), {{"p/0/s/Q/1:c/used", "1"}});
+  ASSERT_TRUE(a->SnapshotIfDue(a_store.get(), stop_).ok());
+  EXPECT_EQ(a->snapshots_out(), 1);
+  auto b = NewChangelog();
+  auto b_store = NewMemoryStateStore();
+  ASSERT_TRUE(b->Acquire(0, b_store.get(), stop_).ok());
+  // Due again (its bytes outgrow twice the first snapshot), but fenced.
+  Write(*a, a_store.get(),
+        {{"p/0/s/Q/1:c/used", "100"}, {"p/0/s/L/1:c/log", std::string(4096, 'z')}});
+  auto s = a->SnapshotIfDue(a_store.get(), stop_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_EQ(a->snapshots_out(), 1);
 }
 
 }  // namespace
