@@ -677,7 +677,11 @@ absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* 
   uint64_t index = 0;
   int64_t bytes = 0;
   std::string body;
-  std::deque<int64_t> chunk_offsets;  // stable addresses for the delivery reports
+  // Delivery-report slots live in the member (a deque keeps addresses on
+  // push_back) until a flush succeeds: a failed snapshot's chunks may still
+  // report later.
+  std::deque<int64_t>& chunk_offsets = snapshot_offsets_;
+  const size_t first_slot = chunk_offsets.size();
   // Chunks go out as they fill (the snapshot is never whole in memory); the
   // last one, possibly empty, says so.
   auto emit = [&](bool last) -> absl::Status {
@@ -728,10 +732,11 @@ absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* 
   // The next append's check starts after the snapshot when nothing came
   // between (else from before it: the gap is read then).
   bool contiguous = true;
-  for (size_t i = 0; i < chunk_offsets.size(); ++i) {
-    contiguous &= chunk_offsets[i] == w.verified_to + static_cast<int64_t>(i);
+  for (size_t i = first_slot; i < chunk_offsets.size(); ++i) {
+    contiguous &= chunk_offsets[i] == w.verified_to + static_cast<int64_t>(i - first_slot);
   }
-  if (contiguous) w.verified_to += static_cast<int64_t>(chunk_offsets.size());
+  if (contiguous) w.verified_to += static_cast<int64_t>(chunk_offsets.size() - first_slot);
+  chunk_offsets.clear();  // everything produced so far is delivered
   w.bytes_since_snapshot = 0;
   w.last_snapshot_bytes = bytes;
   snapshots_out_ += 1;

@@ -8,7 +8,8 @@
 // ownership began (`p/<P>/c/own`) and how many bytes the log holds after
 // the shard's last snapshot (`p/<P>/c/since`).
 //
-// Records (keys are unique, so a compacted topic never drops one):
+// Records (keys are unique: compaction would drop none; the log is bounded
+// by snapshots and retention.bytes instead):
 //   f/<epoch>               fence: writer `epoch` owns the shard from here on
 //   b/<epoch>/<seq>/<i>     chunk i of n of batch `seq` of writer `epoch`:
 //                           every op of one poll batch on this shard (state
@@ -46,6 +47,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -181,6 +183,7 @@ class Changelog {
   std::map<int32_t, Writer> writers_;
   int64_t records_out_ = 0;
   int64_t bytes_out_ = 0;
+  std::deque<int64_t> snapshot_offsets_;  // WriteSnapshot's delivery-report slots
   int64_t snapshots_out_ = 0;
   int64_t snapshot_bytes_out_ = 0;
 };
