@@ -72,6 +72,23 @@ bool GetBytes(absl::string_view* in, absl::string_view* out) {
   return true;
 }
 
+// One op of a chunk body (a put when `value` is set, else a delete).
+void AppendOp(std::string* body, absl::string_view key, const absl::string_view* value) {
+  body->push_back(value != nullptr ? kPut : kDelete);
+  PutVarint(body, key.size());
+  body->append(key.data(), key.size());
+  if (value != nullptr) {
+    PutVarint(body, value->size());
+    body->append(value->data(), value->size());
+  }
+}
+
+// Whether an op of `op_bytes` (key and value) starts a new chunk: a chunk
+// stays under max_record_bytes unless one op alone is larger.
+bool StartsNewChunk(const std::string& body, size_t op_bytes, size_t max_record_bytes) {
+  return !body.empty() && body.size() + op_bytes + 20 > max_record_bytes;
+}
+
 struct ChunkHeader {
   uint64_t epoch = 0, seq = 0, index = 0, count = 0;
   char type = kBatch;
@@ -483,22 +500,11 @@ absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t e
   if (next >= 0 && own >= 0 && own < next) {
     // Did another owner fence this shard while this instance still wrote
     // locally (a zombie)? Then the local copy holds batches the log rejects.
-    bool foreign_fence = false;
-    absl::Status checked = ReadRange(
-        o_, partition, own, next, stop, [&](int64_t, absl::string_view v) -> absl::Status {
-          absl::string_view in = v;
-          uint64_t e = 0;
-          if (!in.empty() && in.front() == kFence) {
-            in.remove_prefix(1);
-            if (GetFixed(&in, 8, &e) && e != static_cast<uint64_t>(valid)) {
-              foreign_fence = true;
-            }
-          }
-          return absl::OkStatus();
-        });
+    absl::StatusOr<bool> checked =
+        ForeignFenceIn(o_, partition, own, next, static_cast<uint64_t>(valid), stop);
     // The log lost where this ownership began: the copy cannot be checked.
-    if (absl::IsDataLoss(checked)) foreign_fence = true;
-    RETURN_IF_ERROR(absl::IsDataLoss(checked) ? absl::OkStatus() : checked);
+    if (!checked.ok() && !absl::IsDataLoss(checked.status())) return checked.status();
+    const bool foreign_fence = !checked.ok() || *checked;
     if (foreign_fence) {
       std::cerr << "changelog: partition " << partition
                 << ": local copy was written after another owner's fence (or the log lost "
@@ -560,19 +566,10 @@ absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
     const uint64_t seq = ++w.seq;
     std::vector<std::string> bodies(1);
     for (const WriteBatch::Op* op : list) {
-      if (!bodies.back().empty() &&
-          bodies.back().size() + op->key.size() + (op->value ? op->value->size() : 0) + 20 >
-              o_.max_record_bytes) {
-        bodies.emplace_back();
-      }
-      std::string& b = bodies.back();
-      b.push_back(op->value ? kPut : kDelete);
-      PutVarint(&b, op->key.size());
-      b.append(op->key);
-      if (op->value) {
-        PutVarint(&b, op->value->size());
-        b.append(*op->value);
-      }
+      const size_t op_bytes = op->key.size() + (op->value ? op->value->size() : 0);
+      if (StartsNewChunk(bodies.back(), op_bytes, o_.max_record_bytes)) bodies.emplace_back();
+      const absl::string_view value = op->value ? absl::string_view(*op->value) : "";
+      AppendOp(&bodies.back(), op->key, op->value ? &value : nullptr);
     }
     for (size_t i = 0; i < bodies.size(); ++i) {
       Chunk c{partition, absl::StrCat("b/", w.epoch, "/", seq, "/", i), std::string(1, kBatch)};
@@ -601,15 +598,16 @@ absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
-  std::map<int32_t, int64_t> next;
-  std::map<int32_t, std::pair<int64_t, int64_t>> span;  // first offset, records
+  struct Landed {
+    int64_t first = 0, next = 0, records = 0;  // offsets [first, next)
+  };
+  std::map<int32_t, Landed> landed;
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (offsets[i] < 0) return absl::InternalError("changelog: a record has no offset");
-    int64_t& n = next[chunks[i].partition];
-    n = std::max(n, offsets[i] + 1);
-    auto [it, fresh] = span.try_emplace(chunks[i].partition, offsets[i], 0);
-    it->second.first = std::min(it->second.first, offsets[i]);
-    ++it->second.second;
+    Landed& l = landed[chunks[i].partition];
+    l.first = l.records == 0 ? offsets[i] : std::min(l.first, offsets[i]);
+    l.next = std::max(l.next, offsets[i] + 1);
+    ++l.records;
     records_out_ += 1;
     bytes_out_ += static_cast<int64_t>(chunks[i].value.size());
     writers_[chunks[i].partition].bytes_since_snapshot +=
@@ -621,22 +619,19 @@ absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
   // once: the cooperative-sticky assignor of librdkafka < 2.2 does it after
   // kills, #4252. The one fenced must find out, or it goes on processing
   // while every reader ignores what it writes.)
-  for (const auto& [partition, n] : next) {
+  std::vector<WriteBatch::Op> checkpoints;
+  for (const auto& [partition, l] : landed) {
     Writer& w = writers_[partition];
-    const auto [first, records] = span[partition];
-    const bool contiguous = first == w.verified_to && n - first == records;
+    const bool contiguous = l.first == w.verified_to && l.next - l.first == l.records;
     if (!contiguous && !w.fenced_off) {
       ASSIGN_OR_RETURN(w.fenced_off,
-                       ForeignFenceIn(o_, partition, w.verified_to, n, w.epoch, stop));
+                       ForeignFenceIn(o_, partition, w.verified_to, l.next, w.epoch, stop));
     }
-    w.verified_to = n;
+    w.verified_to = l.next;
     if (w.fenced_off && fenced != nullptr) fenced->push_back(partition);
-  }
-  std::vector<WriteBatch::Op> checkpoints;
-  for (const auto& [partition, n] : next) {
-    checkpoints.push_back({CheckpointKey(partition, "next"), absl::StrCat(n)});
-    checkpoints.push_back({CheckpointKey(partition, "since"),
-                           absl::StrCat(writers_[partition].bytes_since_snapshot)});
+    checkpoints.push_back({CheckpointKey(partition, "next"), absl::StrCat(l.next)});
+    checkpoints.push_back(
+        {CheckpointKey(partition, "since"), absl::StrCat(w.bytes_since_snapshot)});
   }
   return checkpoints;
 }
@@ -712,15 +707,11 @@ absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* 
         const int64_t expiry = DecodeExpiring(v).first;
         if (expiry > 0 && expiry < now) return true;
       }
-      if (!body.empty() && body.size() + k.size() + v.size() + 20 > o_.max_record_bytes) {
+      if (StartsNewChunk(body, k.size() + v.size(), o_.max_record_bytes)) {
         produced = emit(false);
         if (!produced.ok()) return false;
       }
-      body.push_back(kPut);
-      PutVarint(&body, k.size());
-      body.append(k.data(), k.size());
-      PutVarint(&body, v.size());
-      body.append(v.data(), v.size());
+      AppendOp(&body, k, &v);
       return true;
     }));
     RETURN_IF_ERROR(produced);
