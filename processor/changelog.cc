@@ -115,10 +115,13 @@ absl::Duration ThreadCpu() {
 }
 
 // Deletes every local key of shard `partition` (state, offsets, dedup marks,
-// checkpoints).
+// checkpoints). The checkpoints go first, in one batch: a crash partway
+// through leaves a shard without a checkpoint, which Restore wipes before it
+// replays (so no leftover key survives under a checkpoint that vouches for it).
 absl::Status DropShard(StateStore* store, int32_t partition) {
   for (const std::string& prefix :
-       {absl::StrCat("p/", partition, "/"), absl::StrCat("d/", partition, "/")}) {
+       {CheckpointKey(partition, ""), absl::StrCat("p/", partition, "/"),
+        absl::StrCat("d/", partition, "/")}) {
     while (true) {
       WriteBatch wb;
       RETURN_IF_ERROR(store->Scan(prefix, "", [&](absl::string_view k, absl::string_view) {
@@ -201,6 +204,15 @@ class ShardReplayer {
       group_.index = h.index;
     }
     ++group_chunks_;
+    if (type == kSnapshot && based_) {
+      // The owner's own snapshot (epoch checked above): the batches before
+      // it built this state already, so its ops are not even parsed.
+      if (!h.last) return absl::OkStatus();
+      ++stats_->snapshots_skipped;
+      bytes_since_snapshot_ = 0;
+      EndGroup();
+      return Checkpoint(offset);
+    }
     while (!value.empty()) {
       char kind = value.front();
       value.remove_prefix(1);
@@ -263,16 +275,9 @@ class ShardReplayer {
     uint64_t epoch;
   };
 
+  // A snapshot read whole by a replay still looking for its base.
   absl::Status CompleteSnapshot(int64_t offset) {
     const uint64_t epoch = group_.epoch;
-    if (based_) {
-      // The owner's own snapshot (epoch checked above): the batches before
-      // it built this state already.
-      ++stats_->snapshots_skipped;
-      bytes_since_snapshot_ = 0;
-      EndGroup();
-      return Checkpoint(offset);
-    }
     // Trusted only when this replay read the log from where its writer last
     // checked it, and no other writer fenced the shard since.
     bool trusted = static_cast<int64_t>(group_.verified) >= start_;
@@ -463,7 +468,8 @@ absl::StatusOr<RestoreStats> Changelog::Acquire(int32_t partition, StateStore* s
   w.verified_to = fence_offset + 1;  // the restore reads up to the fence
   int data_loss_attempts = 0;
   while (true) {
-    stats = RestoreStats{};
+    // Counts start again with each attempt; a dropped local copy stays dropped.
+    stats = RestoreStats{.local_copy_dropped = stats.local_copy_dropped};
     absl::Status s =
         Restore(partition, store, w.epoch, fence_offset, stop, &stats, &w.bytes_since_snapshot);
     if (s.ok()) break;
@@ -496,6 +502,12 @@ absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t e
     return absl::DataLossError(absl::StrCat("local changelog checkpoint ", next, " of partition ",
                                             partition, " is past the log end ", fence_offset,
                                             ": the topic was recreated?"));
+  }
+  if (next < 0) {
+    // No checkpoint vouches for whatever the store holds of this shard (an
+    // interrupted DropShard, a copy from before checkpoints): replay from 0
+    // onto nothing. Cheap when the shard is empty, the usual case.
+    RETURN_IF_ERROR(DropShard(store, partition));
   }
   if (next >= 0 && own >= 0 && own < next) {
     // Did another owner fence this shard while this instance still wrote
@@ -624,8 +636,24 @@ absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
     Writer& w = writers_[partition];
     const bool contiguous = l.first == w.verified_to && l.next - l.first == l.records;
     if (!contiguous && !w.fenced_off) {
-      ASSIGN_OR_RETURN(w.fenced_off,
-                       ForeignFenceIn(o_, partition, w.verified_to, l.next, w.epoch, stop));
+      absl::StatusOr<bool> foreign =
+          ForeignFenceIn(o_, partition, w.verified_to, l.next, w.epoch, stop);
+      for (int attempt = 1;
+           !foreign.ok() && !absl::IsDataLoss(foreign.status()) && !stop.load() && attempt < 3;
+           ++attempt) {
+        absl::SleepFor(absl::Milliseconds(200) * attempt);
+        foreign = ForeignFenceIn(o_, partition, w.verified_to, l.next, w.epoch, stop);
+      }
+      if (!foreign.ok() && stop.load()) return foreign.status();
+      if (!foreign.ok()) {
+        // Ownership cannot be proven (the gap left the log, or the broker
+        // keeps failing): act as if fenced. Acquiring the shard again is
+        // always safe; going on as a possible zombie is not.
+        std::cerr << "changelog: partition " << partition << ": cannot check the records in ["
+                  << w.verified_to << ", " << l.next << ") for another owner's fence ("
+                  << foreign.status() << "); acquiring the shard again\n";
+      }
+      w.fenced_off = !foreign.ok() || *foreign;
     }
     w.verified_to = l.next;
     if (w.fenced_off && fenced != nullptr) fenced->push_back(partition);

@@ -96,8 +96,9 @@ struct RestoreStats {
   int64_t incomplete_discarded = 0;
   // Records of a writer that had been fenced off, not applied.
   int64_t fenced_discarded = 0;
-  // The local copy had been written past another owner's fence (this
-  // instance was a zombie): it was dropped and rebuilt from the log start.
+  // The local copy was dropped and rebuilt: it had been written past another
+  // owner's fence (this instance was a zombie), or the log no longer held
+  // what it was missing.
   bool local_copy_dropped = false;
   // The log no longer started at offset 0 and there was no usable local
   // copy: the restore started from a snapshot (its offset; -1: none).
@@ -118,9 +119,11 @@ class Changelog {
   // Takes ownership of shard `partition`: appends a fence with a new writer
   // epoch, then brings `store` up to that fence from the changelog (starting
   // from the local checkpoint; from the log start when there is none).
-  // Blocks; retries broker errors until `stop`. DATA_LOSS when the log no
-  // longer holds what the local copy is missing (retention, or the mock
-  // broker's 5 MB per partition).
+  // A local copy the log cannot bring up to date (the log lost its head to
+  // retention, or the mock broker's 5 MB per partition) is replaced by the
+  // first trusted snapshot and what follows it. Blocks; retries broker
+  // errors until `stop`. DATA_LOSS when the log has neither what the local
+  // copy is missing nor a trusted snapshot to start from.
   [[nodiscard]] absl::StatusOr<RestoreStats> Acquire(int32_t partition, StateStore* store,
                                                      const std::atomic<bool>& stop);
 
@@ -128,8 +131,9 @@ class Changelog {
   // and waits until Kafka has them all. Returns the local checkpoint writes
   // to put in the same local write batch as `ops`. (Pointers: the ops stay
   // where TaskState::Stage put them, on their way to the local batch.)
-  // Shards another writer has fenced since this one last looked are added
-  // to `fenced` (if not null): what this writer appended there is ignored
+  // Shards another writer has fenced since this one last looked (or whose
+  // log could not be checked: the gap left the log, or the broker kept
+  // failing) are added to `fenced` (if not null): what this writer appended there is ignored
   // by every reader, so the caller must acquire them again (a new fence, a
   // restore that rebuilds its local copy) and resume their input from the
   // restored offset.

@@ -618,10 +618,12 @@ class StatefulStage final : public RebalanceListener {
         m_.changelog_bytes_out += changelog_->bytes_out() - b0;
       }
     }
-    RETURN_IF_ERROR(state_.Commit());
+    // A fenced shard's part of the batch stays out of the local store (every
+    // reader of the log ignores it too): its local copy is then still the
+    // state as of its previous checkpoint, before the foreign fence, and its
+    // restore reads on from there instead of rebuilding the shard.
+    RETURN_IF_ERROR(state_.Commit(fenced_));
     ++m_.batches_committed;
-    // Committed locally all the same: the fenced shards' local copies are
-    // then rebuilt by their restore (it finds the foreign fence).
     if (!fenced_.empty()) RETURN_IF_ERROR(Reacquire(fenced_, stop));
     if (changelog_ != nullptr) {
       // Bounds what a restore from nothing must read (changelog.h). A

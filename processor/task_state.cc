@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -156,15 +157,19 @@ void TaskState::SetOffset(int32_t partition, absl::string_view topic, int64_t ne
   Put(OffsetKey(partition, topic), absl::StrCat(next_offset));
 }
 
-absl::Status TaskState::Commit() {
+absl::Status TaskState::Commit(absl::Span<const int32_t> leave_out) {
   MoveToStage();
   if (staged_.empty() && pending_.empty()) return absl::OkStatus();
+  auto left_out = [&](const std::string& key) {
+    return !leave_out.empty() && absl::c_linear_search(leave_out, ShardOf(key));
+  };
   // In key order: RocksDB's memtable inserts a key next to the previous one
   // from where that one went (its skiplist "splice"), instead of searching
   // from the top; in hash order every insert is a full search.
   WriteBatch batch;
   batch.Reserve(staged_.size() + pending_.size());
   for (uint32_t i : staged_order_) {
+    if (left_out(staged_[i].key)) continue;
     batch.Put(std::move(staged_[i].key), std::move(*staged_[i].value));
   }
   ClearStaged();
@@ -173,7 +178,10 @@ absl::Status TaskState::Commit() {
   std::vector<WriteBatch::Op> rest;
   ExtractInto(pending_, &rest);
   std::sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
-  for (auto& op : rest) batch.Put(std::move(op.key), std::move(*op.value));
+  for (auto& op : rest) {
+    if (!left_out(op.key)) batch.Put(std::move(op.key), std::move(*op.value));
+  }
+  if (batch.empty()) return absl::OkStatus();
   return store_->Write(batch);
 }
 

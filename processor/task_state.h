@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "processor/rules/rule.h"
 #include "state/state_store.h"
 
@@ -69,8 +70,11 @@ class TaskState {
   // them (and invalidates the first call's pointers).
   const std::map<int32_t, std::vector<const WriteBatch::Op*>>& Stage();
 
-  // Writes everything since the last Commit atomically.
-  [[nodiscard]] absl::Status Commit();
+  // Writes everything since the last Commit atomically, except the writes of
+  // the shards in `leave_out` (dropped: the stateful stage leaves out shards
+  // another instance fenced, whose restore then resumes from their previous
+  // checkpoint instead of rebuilding them).
+  [[nodiscard]] absl::Status Commit(absl::Span<const int32_t> leave_out = {});
   // Drops everything since the last Commit.
   void Abort() {
     pending_.clear();

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/mock_cluster.h"
 #include "gtest/gtest.h"
@@ -266,6 +267,33 @@ TEST_F(ChangelogTest, AppendReportsAShardFencedByAnotherWriter) {
   EXPECT_EQ(Get(z_store.get(), "p/0/s/Q/1:c/used"), "2");
   Write(*a, a_store.get(), {{"p/0/s/Q/1:c/used", "3"}}, &fenced);
   EXPECT_EQ(fenced, std::vector<int32_t>{0});  // now a is the one fenced
+}
+
+// The stateful stage leaves a fenced batch out of its local store: taking
+// the shard again then reads on from the previous checkpoint (before the
+// foreign fence) instead of rebuilding the shard from the log start.
+TEST_F(ChangelogTest, AFencedBatchLeftOutLocallyNeedsNoRebuild) {
+  auto z = NewChangelog();
+  auto z_store = NewMemoryStateStore();
+  ASSERT_TRUE(z->Acquire(0, z_store.get(), stop_).ok());
+  for (int i = 0; i < 20; ++i) Write(*z, z_store.get(), {{"p/0/s/L/1:k/n", absl::StrCat(i)}});
+  auto a = NewChangelog();
+  auto a_store = NewMemoryStateStore();
+  ASSERT_TRUE(a->Acquire(0, a_store.get(), stop_).ok());
+  Write(*a, a_store.get(), {{"p/0/s/Q/1:c/used", "1"}});
+  std::vector<WriteBatch::Op> zombie{{"p/0/s/Q/1:c/used", "50"}};
+  std::map<int32_t, std::vector<const WriteBatch::Op*>> by_shard{{0, {&zombie[0]}}};
+  std::vector<int32_t> fenced;
+  ASSERT_TRUE(z->Append(by_shard, stop_, &fenced).ok());
+  ASSERT_EQ(fenced, std::vector<int32_t>{0});  // and z writes nothing locally
+  z->Release(0);
+  auto again = z->Acquire(0, z_store.get(), stop_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->local_copy_dropped);
+  EXPECT_LT(again->records, 6) << "a's fence and batch, z's zombie batch, z's new fence";
+  EXPECT_EQ(again->fenced_discarded, 1);
+  EXPECT_EQ(Get(z_store.get(), "p/0/s/Q/1:c/used"), "1");
+  EXPECT_EQ(Get(z_store.get(), "p/0/s/L/1:k/n"), "19");
 }
 
 // A writer another instance has fenced writes no snapshot: a reader could

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "exportwatch/v1/internal.pb.h"
 #include "gtest/gtest.h"
@@ -137,6 +138,29 @@ TEST_F(TaskStateTest, StageAgainAfterMoreWritesReturnsAllOfThemNewestFirst) {
   ASSERT_TRUE(state_.Commit().ok());
   EXPECT_EQ(Stored(a), "A2");
   EXPECT_EQ(Stored(b), "B");
+}
+
+// The stateful stage leaves a fenced shard's part of a batch out of the
+// local store: the shards beside it commit, and reads of the left-out shard
+// see its stored state again.
+TEST_F(TaskStateTest, CommitLeavesOutTheNamedShards) {
+  const std::string kept = TaskState::StateKey(1, "R", "k", "n");
+  const std::string gone = TaskState::StateKey(7, "R", "k", "n");
+  state_.Put(gone, "old");
+  ASSERT_TRUE(state_.Commit().ok());
+  state_.Put(kept, "K");
+  state_.Put(gone, "new");
+  ASSERT_FALSE(*state_.SeenBefore(7, "R", "k", "ev-1", 1000));
+  state_.SetOffset(7, "facts", 42);
+  ASSERT_EQ(state_.Stage().size(), 2u);
+  state_.Put("p/7/c/next", "9");  // a checkpoint written after Stage
+  const std::vector<int32_t> leave_out{7};
+  ASSERT_TRUE(state_.Commit(leave_out).ok());
+  EXPECT_EQ(Stored(kept), "K");
+  EXPECT_EQ(Stored(gone), "old");
+  EXPECT_FALSE(Stored("p/7/c/next").has_value());
+  EXPECT_EQ(*state_.StoredOffset(7, "facts"), -1);
+  EXPECT_FALSE(*state_.SeenBefore(7, "R", "k", "ev-1", 1000)) << "its dedup mark left out too";
 }
 
 TEST_F(TaskStateTest, AbortDropsStagedWrites) {
