@@ -115,24 +115,35 @@ absl::Duration ThreadCpu() {
 }
 
 // Deletes every local key of shard `partition` (state, offsets, dedup marks,
-// checkpoints). The checkpoints go first, in one batch: a crash partway
-// through leaves a shard without a checkpoint, which Restore wipes before it
-// replays (so no leftover key survives under a checkpoint that vouches for it).
+// checkpoints). The first batch swaps the checkpoints for a mark
+// (`p/<P>/c/dropping`), the last removes it: a drop cut by a crash leaves
+// the mark, and Restore finishes the drop before it replays (so no leftover
+// key survives, and no checkpoint vouches for a half-dropped shard).
 absl::Status DropShard(StateStore* store, int32_t partition) {
-  for (const std::string& prefix :
-       {CheckpointKey(partition, ""), absl::StrCat("p/", partition, "/"),
-        absl::StrCat("d/", partition, "/")}) {
-    while (true) {
-      WriteBatch wb;
-      RETURN_IF_ERROR(store->Scan(prefix, "", [&](absl::string_view k, absl::string_view) {
+  const std::string mark = CheckpointKey(partition, "dropping");
+  WriteBatch wb;
+  RETURN_IF_ERROR(
+      store->Scan(CheckpointKey(partition, ""), "", [&](absl::string_view k, absl::string_view) {
         wb.Delete(std::string(k));
+        return true;
+      }));
+  wb.Put(mark, "1");
+  RETURN_IF_ERROR(store->Write(wb));
+  for (const std::string& prefix :
+       {absl::StrCat("p/", partition, "/"), absl::StrCat("d/", partition, "/")}) {
+    while (true) {
+      wb.Clear();
+      RETURN_IF_ERROR(store->Scan(prefix, "", [&](absl::string_view k, absl::string_view) {
+        if (k != mark) wb.Delete(std::string(k));
         return wb.ops().size() < 10000;
       }));
       if (wb.empty()) break;
       RETURN_IF_ERROR(store->Write(wb));
     }
   }
-  return absl::OkStatus();
+  wb.Clear();
+  wb.Delete(mark);
+  return store->Write(wb);
 }
 
 // Applies the records of one changelog partition, in offset order, to the
@@ -494,6 +505,13 @@ absl::StatusOr<RestoreStats> Changelog::Acquire(int32_t partition, StateStore* s
 absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t epoch,
                                 int64_t fence_offset, const std::atomic<bool>& stop,
                                 RestoreStats* stats, int64_t* bytes_since_snapshot) {
+  ASSIGN_OR_RETURN(auto dropping, store->Get(CheckpointKey(partition, "dropping")));
+  if (dropping.has_value()) {
+    std::cerr << "changelog: partition " << partition
+              << ": finishing a drop of the local copy that a crash cut short\n";
+    RETURN_IF_ERROR(DropShard(store, partition));
+    stats->local_copy_dropped = true;
+  }
   ASSIGN_OR_RETURN(int64_t next, ReadInt(store, CheckpointKey(partition, "next"), -1));
   ASSIGN_OR_RETURN(int64_t valid, ReadInt(store, CheckpointKey(partition, "epoch"), 0));
   ASSIGN_OR_RETURN(int64_t own, ReadInt(store, CheckpointKey(partition, "own"), -1));
@@ -502,12 +520,6 @@ absl::Status Changelog::Restore(int32_t partition, StateStore* store, uint64_t e
     return absl::DataLossError(absl::StrCat("local changelog checkpoint ", next, " of partition ",
                                             partition, " is past the log end ", fence_offset,
                                             ": the topic was recreated?"));
-  }
-  if (next < 0) {
-    // No checkpoint vouches for whatever the store holds of this shard (an
-    // interrupted DropShard, a copy from before checkpoints): replay from 0
-    // onto nothing. Cheap when the shard is empty, the usual case.
-    RETURN_IF_ERROR(DropShard(store, partition));
   }
   if (next >= 0 && own >= 0 && own < next) {
     // Did another owner fence this shard while this instance still wrote
@@ -681,6 +693,7 @@ absl::Status Changelog::SnapshotIfDue(StateStore* store, const std::atomic<bool>
 
 absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* store,
                                       const std::atomic<bool>& stop) {
+  const absl::Time t0 = absl::Now();
   // Still the owner? Any other writer's fence since we last looked means
   // this instance is a zombie here: its snapshot must not exist.
   ASSIGN_OR_RETURN(const int64_t end, sink_->EndOffset(o_.topic, partition, absl::Seconds(10)));
@@ -758,6 +771,10 @@ absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* 
   chunk_offsets.clear();  // everything produced so far is delivered
   w.bytes_since_snapshot = 0;
   w.last_snapshot_bytes = bytes;
+  // Rare (each follows at least snapshot_min_bytes of batches) and worth
+  // seeing: its cost grows with the shard's state.
+  std::cerr << "changelog: partition " << partition << ": snapshot of " << bytes << " bytes ("
+            << index << " records) in " << absl::ToDoubleSeconds(absl::Now() - t0) << " s\n";
   snapshots_out_ += 1;
   snapshot_bytes_out_ += bytes;
   records_out_ += static_cast<int64_t>(index);

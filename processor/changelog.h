@@ -6,7 +6,10 @@
 // shard, how far into the changelog it is (`p/<P>/c/next`), which writer the
 // log belonged to there (`p/<P>/c/epoch`) and where this instance's own
 // ownership began (`p/<P>/c/own`) and how many bytes the log holds after
-// the shard's last snapshot (`p/<P>/c/since`).
+// the shard's last snapshot (`p/<P>/c/since`). A local copy being dropped
+// (to be rebuilt) holds `p/<P>/c/dropping` instead until the drop ends; a
+// restore finishes a drop a crash cut short. A shard's keys without any
+// checkpoint are kept, and the replay from offset 0 writes over them.
 //
 // Records (keys are unique: compaction would drop none; the log is bounded
 // by snapshots and retention.bytes instead):

@@ -6,7 +6,9 @@
 //   p/<partition>/o/<topic>                      next input offset of the shard
 //   d/<partition>/<rule>/<len>:<key>/<event_id>  de-duplication (expiring value)
 //   p/<partition>/c/{next,epoch,own,since}       changelog checkpoint (local
-//                                                only; processor/changelog.h)
+//                                                only; processor/changelog.h;
+//                                                c/dropping while a local copy
+//                                                is being dropped)
 // (<len> is the key's length, so keys containing '/' cannot collide.)
 // Every read sees the batch's own earlier writes. Commit() writes the state
 // changes, the dedup marks and the input offsets in one atomic batch: after
