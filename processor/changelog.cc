@@ -18,6 +18,8 @@ namespace exportwatch {
 namespace {
 
 constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
+// Snapshot chunks produced between flushes (16 x 512 KiB by default).
+constexpr uint64_t kSnapshotChunksInFlight = 16;
 // A batch poll returns at its timeout unless it filled up: short, so that the
 // tail of a restore does not wait.
 constexpr absl::Duration kPollTimeout = absl::Milliseconds(20);
@@ -735,6 +737,9 @@ absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* 
     RETURN_IF_ERROR(sink_->Produce(o_.topic, absl::StrCat("s/", w.epoch, "/", seq, "/", index),
                                    value, {}, partition, &chunk_offsets.back()));
     ++index;
+    // The producer queues what it has not delivered: without a flush now
+    // and then, a large shard's snapshot would sit in its queue whole.
+    if (index % kSnapshotChunksInFlight == 0) return sink_->Flush(kFlushTimeout);
     return absl::OkStatus();
   };
   const std::string checkpoints = CheckpointKey(partition, "");
