@@ -650,13 +650,13 @@ absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
     Writer& w = writers_[partition];
     const bool contiguous = l.first == w.verified_to && l.next - l.first == l.records;
     if (!contiguous && !w.fenced_off) {
-      absl::StatusOr<bool> foreign =
-          ForeignFenceIn(o_, partition, w.verified_to, l.next, w.epoch, stop);
-      for (int attempt = 1;
-           !foreign.ok() && !absl::IsDataLoss(foreign.status()) && !stop.load() && attempt < 3;
-           ++attempt) {
-        absl::SleepFor(absl::Milliseconds(200) * attempt);
+      absl::StatusOr<bool> foreign;
+      for (int attempt = 1;; ++attempt) {  // three tries for a transient error
         foreign = ForeignFenceIn(o_, partition, w.verified_to, l.next, w.epoch, stop);
+        if (foreign.ok() || absl::IsDataLoss(foreign.status()) || stop.load() || attempt == 3) {
+          break;
+        }
+        absl::SleepFor(absl::Milliseconds(200) * attempt);
       }
       if (!foreign.ok() && stop.load()) return foreign.status();
       if (!foreign.ok()) {

@@ -136,10 +136,11 @@ class Changelog {
   // where TaskState::Stage put them, on their way to the local batch.)
   // Shards another writer has fenced since this one last looked (or whose
   // log could not be checked: the gap left the log, or the broker kept
-  // failing) are added to `fenced` (if not null): what this writer appended there is ignored
-  // by every reader, so the caller must acquire them again (a new fence, a
-  // restore that rebuilds its local copy) and resume their input from the
-  // restored offset.
+  // failing) are added to `fenced` (if not null): what this writer appended
+  // there is ignored by every reader, so the caller must leave those
+  // shards' ops out of its local write, acquire them again (a new fence,
+  // and a restore that reads on from their previous checkpoint) and resume
+  // their input from the restored offset.
   [[nodiscard]] absl::StatusOr<std::vector<WriteBatch::Op>> Append(
       const std::map<int32_t, std::vector<const WriteBatch::Op*>>& ops,
       const std::atomic<bool>& stop, std::vector<int32_t>* fenced = nullptr);

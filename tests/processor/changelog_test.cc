@@ -52,6 +52,14 @@ class ChangelogTest : public ::testing::Test {
     ASSERT_TRUE(store->Write(wb).ok());
   }
 
+  // A writer takes shard 0 and appends one batch of `ops` to its log.
+  void LogOneBatch(std::vector<WriteBatch::Op> ops) {
+    auto writer = NewChangelog();
+    auto store = NewMemoryStateStore();
+    ASSERT_TRUE(writer->Acquire(0, store.get(), stop_).ok());
+    Write(*writer, store.get(), std::move(ops));
+  }
+
   int64_t StartOffset() {
     KafkaSinkOptions so;
     so.brokers = options_.brokers;
@@ -301,10 +309,7 @@ TEST_F(ChangelogTest, AFencedBatchLeftOutLocallyNeedsNoRebuild) {
 // some of the shard's keys: the next restore finishes the drop before it
 // replays, so none of those keys outlives the rebuild.
 TEST_F(ChangelogTest, ADropCutByACrashIsFinishedByTheNextRestore) {
-  auto a = NewChangelog();
-  auto a_store = NewMemoryStateStore();
-  ASSERT_TRUE(a->Acquire(0, a_store.get(), stop_).ok());
-  Write(*a, a_store.get(), {{"p/0/s/Q/1:c/used", "7"}});
+  LogOneBatch({{"p/0/s/Q/1:c/used", "7"}});
   auto store = NewMemoryStateStore();
   WriteBatch leftovers;
   leftovers.Put("p/0/c/dropping", "1");
@@ -326,10 +331,7 @@ TEST_F(ChangelogTest, ADropCutByACrashIsFinishedByTheNextRestore) {
 // the replay from offset 0 writes over them. (The benches pre-load state
 // this way; a restore that wiped such shards once cost them 5 s.)
 TEST_F(ChangelogTest, KeysWithoutACheckpointAreKeptUnderTheReplay) {
-  auto a = NewChangelog();
-  auto a_store = NewMemoryStateStore();
-  ASSERT_TRUE(a->Acquire(0, a_store.get(), stop_).ok());
-  Write(*a, a_store.get(), {{"p/0/s/Q/1:c/used", "7"}});
+  LogOneBatch({{"p/0/s/Q/1:c/used", "7"}});
   auto store = NewMemoryStateStore();
   WriteBatch preloaded;
   preloaded.Put("p/0/s/Q/1:c/used", "1");
