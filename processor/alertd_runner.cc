@@ -145,11 +145,7 @@ class AlertdImpl final : public Alertd {
           continue;
         }
         if (r.topic == o_.quota_usage_topic) {
-          v1::QuotaUsage u;
-          if (r.value.size() <= 64 * 1024 &&
-              u.ParseFromArray(r.value.data(), static_cast<int>(r.value.size()))) {
-            quota_view_.Put(std::move(u));
-          }
+          ApplyQuotaUsageRecord(r);
           continue;
         }
         position[r.partition] = r.offset + 1;
@@ -183,6 +179,29 @@ class AlertdImpl final : public Alertd {
     RETURN_IF_ERROR(triage_producer_->Produce(o_.triage_topic, alert_id, triage.SerializeAsString(),
                                               {{"content-type", "application/x-protobuf"}}));
     return triage_producer_->Flush(absl::Seconds(10));
+  }
+
+  // One record of the compacted quota-usage topic into the QueryService
+  // view. A usage below the one held for its window is a former shard
+  // owner's (QuotaView::Put) and is ignored.
+  void ApplyQuotaUsageRecord(const Record& r) {
+    v1::QuotaUsage u;
+    if (r.value.size() > 64 * 1024 ||
+        !u.ParseFromArray(r.value.data(), static_cast<int>(r.value.size())) ||
+        u.quota_id().empty()) {
+      if (++unreadable_usages_ <= 10) {
+        std::cerr << "alertd: skipping unreadable quota usage at " << r.topic << "/" << r.partition
+                  << "@" << r.offset << "\n";
+      }
+      return;
+    }
+    const uint64_t stale_before = quota_view_.stale_ignored();
+    quota_view_.Put(std::move(u));
+    const uint64_t stale = quota_view_.stale_ignored();
+    if (stale > stale_before && stale <= 10) {
+      std::cerr << "alertd: ignoring the quota usage at " << r.topic << "/" << r.partition << "@"
+                << r.offset << ": below the one held for its window (a former shard owner's)\n";
+    }
   }
 
   void ApplyTriageRecord(const Record& r) {
@@ -229,6 +248,7 @@ class AlertdImpl final : public Alertd {
   absl::flat_hash_map<std::string, v1::Triage> pending_triage_;
   std::map<int32_t, int64_t> published_position_;
   uint64_t unreadable_triage_ = 0, dropped_triage_ = 0;
+  uint64_t unreadable_usages_ = 0;
   std::unique_ptr<AlertLog> log_;
   std::unique_ptr<AlertService> service_;
   QuotaView quota_view_;

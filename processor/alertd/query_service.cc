@@ -19,8 +19,10 @@ void QuotaView::Put(v1::QuotaUsage usage) {
     ++count_;
     quotas_of_rule_[usage.rule_id()].insert(usage.quota_id());
     windows.emplace(start, std::move(usage));
-  } else {
+  } else if (usage.used() >= it->second.used()) {
     it->second = std::move(usage);
+  } else {
+    ++stale_ignored_;
   }
 }
 
@@ -54,6 +56,11 @@ size_t QuotaView::size() const {
 uint64_t QuotaView::dropped() const {
   absl::MutexLock lock(&mu_);
   return dropped_;
+}
+
+uint64_t QuotaView::stale_ignored() const {
+  absl::MutexLock lock(&mu_);
+  return stale_ignored_;
 }
 
 grpc::ServerUnaryReactor* QueryServiceImpl::GetQuotaUsage(grpc::CallbackServerContext* context,

@@ -28,7 +28,11 @@ class QuotaView {
   // dropped (and counted). Default 1,000,000.
   explicit QuotaView(size_t max_windows = 1'000'000) : max_windows_(max_windows) {}
 
-  // Takes the newest usage of one quota window.
+  // Takes the newest usage of one quota window. Within a window `used`
+  // only grows, so an update below the one held is stale and ignored (and
+  // counted): a processor that lost its shard to another instance without
+  // knowing yet (a zombie) can publish one batch's usage after the new
+  // owner has published a later one (processor/README.md).
   void Put(v1::QuotaUsage usage);
 
   // The usage of `quota` (a quota id, else a rule id) for `subject`: the
@@ -39,6 +43,7 @@ class QuotaView {
                                                    std::optional<int64_t> at) const;
   size_t size() const;
   uint64_t dropped() const;
+  uint64_t stale_ignored() const;
 
  private:
   mutable absl::Mutex mu_;
@@ -49,6 +54,7 @@ class QuotaView {
   absl::btree_map<std::string, std::set<std::string>> quotas_of_rule_ ABSL_GUARDED_BY(mu_);
   size_t count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t stale_ignored_ ABSL_GUARDED_BY(mu_) = 0;
   const size_t max_windows_;
 };
 
