@@ -4,8 +4,10 @@
 
 #include <deque>
 #include <iostream>
+#include <iterator>
 #include <random>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,8 +20,6 @@ namespace exportwatch {
 namespace {
 
 constexpr absl::Duration kFlushTimeout = absl::Seconds(30);
-// Snapshot chunks produced between flushes (16 x 512 KiB by default).
-constexpr uint64_t kSnapshotChunksInFlight = 16;
 // A batch poll returns at its timeout unless it filled up: short, so that the
 // tail of a restore does not wait.
 constexpr absl::Duration kPollTimeout = absl::Milliseconds(20);
@@ -180,6 +180,8 @@ class ShardReplayer {
       DiscardGroup();
       valid_ = h.epoch;
       fences_.push_back({offset, h.epoch});
+      // The writer of the snapshot being read was fenced before its end.
+      if (base_.active && h.epoch != base_.epoch) AbandonBase();
       return Checkpoint(offset);
     }
     if (type != kBatch && type != kSnapshot) return Corrupt(offset);
@@ -192,24 +194,24 @@ class ShardReplayer {
         return Corrupt(offset);
       }
       h.last = h.count == 1;
-    } else if (h.count == 0 || h.index >= h.count) {
-      return Corrupt(offset);
+      return OnSnapshotChunk(offset, h, value);
     }
-    if (!based_ && type == kBatch) {
+    if (h.count == 0 || h.index >= h.count) return Corrupt(offset);
+    if (!based_ && !base_.active) {
       ++stats_->before_snapshot_skipped;  // no state to apply it to yet
       return absl::OkStatus();
     }
-    if (based_ && h.epoch != valid_) {
+    // (While a base is read, valid_ is its writer: any other's fence ended it.)
+    if (h.epoch != valid_) {
       ++stats_->fenced_discarded;
       return absl::OkStatus();
     }
     if (h.index == 0) {
       DiscardGroup();  // a retry re-sends a batch from its first chunk
       group_ = h;
-      group_start_ = offset;
       in_group_ = true;
-    } else if (!in_group_ || h.type != group_.type || h.epoch != group_.epoch ||
-               h.seq != group_.seq || h.index != group_.index + 1) {
+    } else if (!in_group_ || h.epoch != group_.epoch || h.seq != group_.seq ||
+               h.index != group_.index + 1) {
       DiscardGroup();
       ++stats_->incomplete_discarded;
       return absl::OkStatus();
@@ -217,15 +219,6 @@ class ShardReplayer {
       group_.index = h.index;
     }
     ++group_chunks_;
-    if (type == kSnapshot && based_) {
-      // The owner's own snapshot (epoch checked above): the batches before
-      // it built this state already, so its ops are not even parsed.
-      if (!h.last) return absl::OkStatus();
-      ++stats_->snapshots_skipped;
-      bytes_since_snapshot_ = 0;
-      EndGroup();
-      return Checkpoint(offset);
-    }
     while (!value.empty()) {
       char kind = value.front();
       value.remove_prefix(1);
@@ -235,16 +228,12 @@ class ShardReplayer {
         if (!GetBytes(&value, &v)) return Corrupt(offset);
         group_ops_.Put(std::string(k), std::string(v));
         group_bytes_ += k.size() + v.size();
-      } else if (kind == kDelete && type == kBatch) {
+      } else if (kind == kDelete) {
         group_ops_.Delete(std::string(k));
         group_bytes_ += k.size();
       } else {
         return Corrupt(offset);
       }
-    }
-    if (type == kSnapshot) {
-      if (!h.last) return absl::OkStatus();
-      return CompleteSnapshot(offset);
     }
     if (h.index + 1 < h.count) return absl::OkStatus();
     // Complete: the batch joins the local write.
@@ -254,11 +243,15 @@ class ShardReplayer {
       } else {
         pending_.Delete(op.key);
       }
+      // Newer than the view of the snapshot being read: its op for this
+      // key, if it is still to come, is left out.
+      if (!based_) overridden_.insert(op.key);
     }
     pending_bytes_ += group_bytes_;
     stats_->ops_applied += static_cast<int64_t>(group_ops_.ops().size());
     EndGroup();
     ++stats_->batches_applied;
+    if (!based_ && pending_bytes_ >= kRestoreWriteBytes) return WritePending();
     return Checkpoint(offset);
   }
 
@@ -267,6 +260,8 @@ class ShardReplayer {
   absl::Status Finish(int64_t own_fence) {
     DiscardGroup();
     if (!based_) {
+      // A snapshot read in part left some of its keys (and no checkpoint).
+      if (base_started_) RETURN_IF_ERROR(DropShard(store_, partition_));
       return absl::DataLossError(absl::StrCat("changelog partition ", partition_,
                                               " no longer holds offset 0 and holds ",
                                               "no trusted snapshot after its start ", start_,
@@ -288,33 +283,96 @@ class ShardReplayer {
     uint64_t epoch;
   };
 
-  // A snapshot read whole by a replay still looking for its base.
-  absl::Status CompleteSnapshot(int64_t offset) {
-    const uint64_t epoch = group_.epoch;
-    // Trusted only when this replay read the log from where its writer last
-    // checked it, and no other writer fenced the shard since.
-    bool trusted = static_cast<int64_t>(group_.verified) >= start_;
-    for (const Fence& f : fences_) {
-      if (f.offset >= static_cast<int64_t>(group_.verified) && f.epoch != epoch) trusted = false;
+  // A snapshot chunk (changelog.h: batches of its writer land between its
+  // steps).
+  absl::Status OnSnapshotChunk(int64_t offset, const ChunkHeader& h, absl::string_view ops) {
+    if (based_) {
+      if (h.epoch != valid_) {
+        ++stats_->fenced_discarded;
+        return absl::OkStatus();
+      }
+      // The owner's own snapshot: the batches before it built this state
+      // already, so its ops are not even parsed.
+      if (!h.last) return absl::OkStatus();
+      ++stats_->snapshots_skipped;
+      bytes_since_snapshot_ = 0;
+      return in_group_ ? absl::OkStatus() : Checkpoint(offset);
     }
-    if (!trusted) {
-      stats_->before_snapshot_skipped += group_chunks_;
-      EndGroup();
+    // Still looking for a base.
+    if (base_.active && h.epoch != base_.epoch) {
+      ++stats_->fenced_discarded;  // a zombie's, interleaved
       return absl::OkStatus();
     }
-    // The base: whatever the store held of the shard goes.
+    if (h.index == 0) {
+      if (base_.active) AbandonBase();  // its writer gave up on it and began again
+      if (!Trusted(h, offset)) {
+        ++stats_->before_snapshot_skipped;
+        return absl::OkStatus();
+      }
+      RETURN_IF_ERROR(StartBase(offset, h));
+    } else if (!base_.active || h.seq != base_.seq || h.index != base_.next_index) {
+      if (base_.active) AbandonBase();  // a chunk of it is missing
+      ++stats_->before_snapshot_skipped;
+      return absl::OkStatus();
+    }
+    ++base_.next_index;
+    while (!ops.empty()) {
+      absl::string_view k, v;
+      if (ops.front() != kPut) return Corrupt(offset);
+      ops.remove_prefix(1);
+      if (!GetBytes(&ops, &k) || !GetBytes(&ops, &v)) return Corrupt(offset);
+      if (!overridden_.empty() && overridden_.contains(k)) continue;  // a batch wrote it since
+      pending_.Put(std::string(k), std::string(v));
+      pending_bytes_ += k.size() + v.size();
+      ++stats_->ops_applied;
+    }
+    if (!h.last) {
+      return pending_bytes_ >= kRestoreWriteBytes ? WritePending() : absl::OkStatus();
+    }
+    // Complete: the shard's state from here on.
+    based_ = true;
+    base_.active = false;
+    overridden_.clear();
+    stats_->snapshot_base = base_.first_offset;
+    bytes_since_snapshot_ = 0;
+    return in_group_ ? absl::OkStatus() : Checkpoint(offset);
+  }
+
+  // Trusted only when this replay read the log from where its writer last
+  // checked it, and no other writer fenced the shard since.
+  bool Trusted(const ChunkHeader& h, int64_t offset) const {
+    const auto verified = static_cast<int64_t>(h.verified);
+    if (verified < start_ || verified > offset) return false;
+    for (const Fence& f : fences_) {
+      if (f.offset >= verified && f.epoch != h.epoch) return false;
+    }
+    return true;
+  }
+
+  // The base begins: whatever the store held of the shard goes.
+  absl::Status StartBase(int64_t offset, const ChunkHeader& h) {
+    DiscardGroup();
     pending_.Clear();
     pending_bytes_ = 0;
+    overridden_.clear();
     RETURN_IF_ERROR(DropShard(store_, partition_));
-    for (const auto& op : group_ops_.ops()) pending_.Put(op.key, *op.value);
-    pending_bytes_ += group_bytes_;
-    stats_->ops_applied += static_cast<int64_t>(group_ops_.ops().size());
-    stats_->snapshot_base = group_start_;
-    based_ = true;
-    valid_ = epoch;
-    bytes_since_snapshot_ = 0;
-    EndGroup();
-    return Checkpoint(offset);
+    base_ = {
+        .active = true, .epoch = h.epoch, .seq = h.seq, .next_index = 0, .first_offset = offset};
+    base_started_ = true;
+    valid_ = h.epoch;
+    return absl::OkStatus();
+  }
+
+  // The snapshot being read will not end (its writer was fenced, or began
+  // another): the next trusted one replaces it (StartBase drops what this
+  // one wrote; so does Finish when none comes).
+  void AbandonBase() {
+    DiscardGroup();
+    stats_->incomplete_discarded += static_cast<int64_t>(base_.next_index);
+    base_.active = false;
+    overridden_.clear();
+    pending_.Clear();
+    pending_bytes_ = 0;
   }
 
   absl::Status Checkpoint(int64_t offset) {
@@ -357,8 +415,16 @@ class ShardReplayer {
   int64_t start_;
   RestoreStats* stats_;
   std::vector<Fence> fences_;
-  ChunkHeader group_;
-  int64_t group_start_ = -1;
+  // The snapshot being read as the base of a replay that has none yet.
+  struct Base {
+    bool active = false;
+    uint64_t epoch = 0, seq = 0, next_index = 0;
+    int64_t first_offset = -1;
+  } base_;
+  bool base_started_ = false;
+  // Keys the batches after the base's first chunk wrote.
+  absl::flat_hash_set<std::string> overridden_;
+  ChunkHeader group_;  // the batch being read
   bool in_group_ = false;
   int64_t group_chunks_ = 0;
   WriteBatch group_ops_;
@@ -498,7 +564,7 @@ absl::StatusOr<RestoreStats> Changelog::Acquire(int32_t partition, StateStore* s
     std::cerr << "changelog: restore of partition " << partition << ": " << s << "; retrying\n";
     absl::SleepFor(absl::Seconds(1));
   }
-  writers_[partition] = w;
+  writers_[partition] = std::move(w);
   stats.wall = absl::Now() - t0;
   stats.thread_cpu = ThreadCpu() - c0;
   return stats;
@@ -678,24 +744,61 @@ absl::StatusOr<std::vector<WriteBatch::Op>> Changelog::Append(
   return checkpoints;
 }
 
+// A snapshot between its steps: the view it reads and where it is in it.
+struct Changelog::SnapshotInProgress {
+  std::unique_ptr<StateSnapshot> view;
+  uint64_t seq = 0;
+  uint64_t verified = 0;  // the header's: no foreign fence before this offset
+  uint64_t index = 0;     // the next chunk's
+  int64_t bytes = 0;      // written so far
+  size_t prefix = 0;      // 0: the shard's p/ keys, 1: its d/ keys, 2: done
+  std::string resume;     // the next key to read in that prefix ("": its first)
+  int64_t now = 0;        // dedup marks that expired by then are left out
+  // The shard's bytes_since_snapshot when it started: what was appended
+  // during the snapshot still counts towards the next one.
+  int64_t bytes_before = 0;
+  int steps = 0;
+  absl::Time started;
+  absl::Duration busy;  // in the steps themselves
+};
+
+Changelog::Changelog(ChangelogOptions o) : o_(std::move(o)) {}
+Changelog::~Changelog() = default;
+
+bool Changelog::snapshot_in_progress() const {
+  for (const auto& [partition, w] : writers_) {
+    if (w.snapshot != nullptr) return true;
+  }
+  return false;
+}
+
 absl::Status Changelog::SnapshotIfDue(StateStore* store, const std::atomic<bool>& stop) {
-  absl::Status first;
+  for (auto& [partition, w] : writers_) {
+    if (w.snapshot == nullptr) continue;
+    absl::Status s = SnapshotStep(partition, w, stop);
+    if (!s.ok()) {
+      std::cerr << "changelog: snapshot of partition " << partition << ": " << s << "\n";
+      w.snapshot = nullptr;  // abandoned; a reader never completes it
+    }
+    return s;
+  }
   for (auto& [partition, w] : writers_) {
     const double due = std::max(static_cast<double>(o_.snapshot_min_bytes),
                                 o_.snapshot_ratio * static_cast<double>(w.last_snapshot_bytes));
     if (static_cast<double>(w.bytes_since_snapshot) < due) continue;
-    absl::Status s = WriteSnapshot(partition, w, store, stop);
+    absl::Status s = StartSnapshot(partition, w, store, stop);
+    if (s.ok()) s = SnapshotStep(partition, w, stop);
     if (!s.ok()) {
       std::cerr << "changelog: snapshot of partition " << partition << ": " << s << "\n";
-      if (first.ok()) first = s;
+      w.snapshot = nullptr;
     }
+    return s;
   }
-  return first;
+  return absl::OkStatus();
 }
 
-absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* store,
+absl::Status Changelog::StartSnapshot(int32_t partition, Writer& w, StateStore* store,
                                       const std::atomic<bool>& stop) {
-  const absl::Time t0 = absl::Now();
   // Still the owner? Any other writer's fence since we last looked means
   // this instance is a zombie here: its snapshot must not exist.
   ASSIGN_OR_RETURN(const int64_t end, sink_->EndOffset(o_.topic, partition, absl::Seconds(10)));
@@ -710,102 +813,170 @@ absl::Status Changelog::WriteSnapshot(int32_t partition, Writer& w, StateStore* 
                                                       ": no snapshot from this zombie"));
   }
   w.verified_to = end;
-  const uint64_t seq = ++w.seq;
-  const int64_t now = absl::ToUnixSeconds(absl::Now());
-  uint64_t index = 0;
-  int64_t bytes = 0;
-  std::string body;
+  auto snap = std::make_unique<SnapshotInProgress>();
+  // The view holds every batch this writer appended (they are committed
+  // locally), and nothing it appends later: it is the shard's state as of
+  // the first chunk, which the first step produces before any other record
+  // of this writer (whatever lands in between is another writer's: a fence,
+  // which makes readers distrust the snapshot, or a zombie's batch, which
+  // they ignore).
+  snap->view = store->NewSnapshot();
+  snap->seq = ++w.seq;
+  snap->verified = static_cast<uint64_t>(end);
+  snap->now = absl::ToUnixSeconds(absl::Now());
+  snap->bytes_before = w.bytes_since_snapshot;
+  snap->started = absl::Now();
+  w.snapshot = std::move(snap);
+  return absl::OkStatus();
+}
+
+absl::Status Changelog::SnapshotStep(int32_t partition, Writer& w, const std::atomic<bool>& stop) {
+  SnapshotInProgress& snap = *w.snapshot;
+  const absl::Time t0 = absl::Now();
+  const std::string prefixes[] = {absl::StrCat("p/", partition, "/"),
+                                  absl::StrCat("d/", partition, "/")};
+  const std::string checkpoints = CheckpointKey(partition, "");
   // Delivery-report slots live in the member (a deque keeps addresses on
-  // push_back) until a flush succeeds: a failed snapshot's chunks may still
+  // push_back) until a flush succeeds: a failed step's chunks may still
   // report later.
   std::deque<int64_t>& chunk_offsets = snapshot_offsets_;
   const size_t first_slot = chunk_offsets.size();
-  // Chunks go out as they fill (the snapshot is never whole in memory); the
-  // last one, possibly empty, says so.
+  int64_t step_bytes = 0;
+  std::string body;
   auto emit = [&](bool last) -> absl::Status {
     std::string value(1, kSnapshot);
     PutFixed(&value, w.epoch, 8);
-    PutFixed(&value, seq, 8);
-    PutFixed(&value, index, 4);
+    PutFixed(&value, snap.seq, 8);
+    PutFixed(&value, snap.index, 4);
     PutFixed(&value, last ? 1 : 0, 4);
     PutFixed(&value, static_cast<uint64_t>(w.fence_offset), 8);
-    PutFixed(&value, static_cast<uint64_t>(w.verified_to), 8);
+    PutFixed(&value, snap.verified, 8);
     value.append(body);
-    bytes += static_cast<int64_t>(value.size());
     body.clear();
+    step_bytes += static_cast<int64_t>(value.size());
     chunk_offsets.push_back(-1);
-    RETURN_IF_ERROR(sink_->Produce(o_.topic, absl::StrCat("s/", w.epoch, "/", seq, "/", index),
+    RETURN_IF_ERROR(sink_->Produce(o_.topic,
+                                   absl::StrCat("s/", w.epoch, "/", snap.seq, "/", snap.index),
                                    value, {}, partition, &chunk_offsets.back()));
-    ++index;
-    // The producer queues what it has not delivered: without a flush now
-    // and then, a large shard's snapshot would sit in its queue whole.
-    if (index % kSnapshotChunksInFlight == 0) return sink_->Flush(kFlushTimeout);
+    ++snap.index;
     return absl::OkStatus();
   };
-  const std::string checkpoints = CheckpointKey(partition, "");
+  // Reads on from where the last step stopped, until this step's bytes are
+  // written (the key it stops at is the next step's first).
+  bool step_full = false;
   absl::Status produced;
-  for (const std::string& prefix :
-       {absl::StrCat("p/", partition, "/"), absl::StrCat("d/", partition, "/")}) {
-    RETURN_IF_ERROR(store->Scan(prefix, "", [&](absl::string_view k, absl::string_view v) {
-      if (absl::StartsWith(k, checkpoints)) return true;  // local only
-      // Expired dedup marks are left out: the snapshot is also a compaction.
-      if (k.front() == 'd') {
-        const int64_t expiry = DecodeExpiring(v).first;
-        if (expiry > 0 && expiry < now) return true;
-      }
-      if (StartsNewChunk(body, k.size() + v.size(), o_.max_record_bytes)) {
-        produced = emit(false);
-        if (!produced.ok()) return false;
-      }
-      AppendOp(&body, k, &v);
-      return true;
-    }));
+  for (; snap.prefix < std::size(prefixes) && !step_full; ++snap.prefix) {
+    const std::string& prefix = prefixes[snap.prefix];
+    RETURN_IF_ERROR(
+        snap.view->Scan(prefix, snap.resume, [&](absl::string_view k, absl::string_view v) {
+          if (absl::StartsWith(k, checkpoints)) return true;  // local only
+          // Expired dedup marks are left out: the snapshot is also a compaction.
+          if (k.front() == 'd') {
+            const int64_t expiry = DecodeExpiring(v).first;
+            if (expiry > 0 && expiry < snap.now) return true;
+          }
+          // The step ends once it wrote its bytes (a step's last chunk can
+          // be short), the chunk when it is full.
+          if (!body.empty() && step_bytes + static_cast<int64_t>(body.size()) >=
+                                   static_cast<int64_t>(o_.snapshot_step_bytes)) {
+            produced = emit(false);
+            snap.resume = std::string(k);
+            step_full = true;
+            return false;
+          }
+          if (StartsNewChunk(body, k.size() + v.size(), o_.max_record_bytes)) {
+            produced = emit(false);
+            if (!produced.ok()) return false;
+          }
+          AppendOp(&body, k, &v);
+          return true;
+        }));
     RETURN_IF_ERROR(produced);
+    if (step_full) break;
+    snap.resume.clear();
   }
-  RETURN_IF_ERROR(emit(true));
+  const bool last = !step_full;
+  if (last || !body.empty()) RETURN_IF_ERROR(emit(last));
   // A snapshot that does not reach Kafka whole is never applied (its last
-  // chunk is missing, or a later one is cut); the next call writes another.
+  // chunk is missing, or a chunk is cut); the next call starts another.
   RETURN_IF_ERROR(sink_->Flush(kFlushTimeout));
-  // The next append's check starts after the snapshot when nothing came
-  // between (else from before it: the gap is read then).
+  const auto n = static_cast<int64_t>(chunk_offsets.size() - first_slot);
+  // Still the owner? When the chunks landed right after the records checked
+  // last, nobody else wrote in between; otherwise the gap is read for
+  // another writer's fence (a zombie stops its snapshot there).
+  int64_t landed_end = w.verified_to;
   bool contiguous = true;
   for (size_t i = first_slot; i < chunk_offsets.size(); ++i) {
+    if (chunk_offsets[i] < 0) return absl::InternalError("changelog: a record has no offset");
     contiguous &= chunk_offsets[i] == w.verified_to + static_cast<int64_t>(i - first_slot);
+    landed_end = std::max(landed_end, chunk_offsets[i] + 1);
   }
-  if (contiguous) w.verified_to += static_cast<int64_t>(chunk_offsets.size() - first_slot);
   chunk_offsets.clear();  // everything produced so far is delivered
-  w.bytes_since_snapshot = 0;
-  w.last_snapshot_bytes = bytes;
+  if (!contiguous) {
+    ASSIGN_OR_RETURN(w.fenced_off,
+                     ForeignFenceIn(o_, partition, w.verified_to, landed_end, w.epoch, stop));
+    if (w.fenced_off) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another owner fenced partition ", partition, " during its snapshot: abandoned"));
+    }
+  }
+  w.verified_to = landed_end;
+  snap.bytes += step_bytes;
+  snap.busy += absl::Now() - t0;
+  ++snap.steps;
+  records_out_ += n;
+  bytes_out_ += step_bytes;
+  if (!last) return absl::OkStatus();
+  // What was appended during the snapshot counts towards the next one.
+  w.bytes_since_snapshot = std::max<int64_t>(0, w.bytes_since_snapshot - snap.bytes_before);
+  w.last_snapshot_bytes = snap.bytes;
   // Rare (each follows at least snapshot_min_bytes of batches) and worth
   // seeing: its cost grows with the shard's state.
-  std::cerr << "changelog: partition " << partition << ": snapshot of " << bytes << " bytes ("
-            << index << " records) in " << absl::ToDoubleSeconds(absl::Now() - t0) << " s\n";
+  std::cerr << "changelog: partition " << partition << ": snapshot of " << snap.bytes << " bytes ("
+            << snap.index << " records) in " << snap.steps << " steps, "
+            << absl::ToDoubleSeconds(snap.busy) << " s of work over "
+            << absl::ToDoubleSeconds(absl::Now() - snap.started) << " s\n";
   snapshots_out_ += 1;
-  snapshot_bytes_out_ += bytes;
-  records_out_ += static_cast<int64_t>(index);
-  bytes_out_ += bytes;
-  WriteBatch local;
-  local.Put(CheckpointKey(partition, "since"), "0");
-  return store->Write(local);
+  snapshot_bytes_out_ += snap.bytes;
+  w.snapshot = nullptr;
+  return absl::OkStatus();
 }
 
 void Changelog::Release(int32_t partition) { writers_.erase(partition); }
 
+namespace {
+
+// RestoreShardFrom, with the caller's producer (for its watermark query).
+absl::Status ReplayShardFrom(const ChangelogOptions& options, KafkaSink* sink, int32_t partition,
+                             int64_t start, StateStore* store, RestoreStats* stats) {
+  ASSIGN_OR_RETURN(int64_t end, sink->EndOffset(options.topic, partition, absl::Seconds(10)));
+  std::atomic<bool> stop{false};
+  ShardReplayer replayer(store, partition, 0, /*based=*/start == 0, start, stats);
+  RETURN_IF_ERROR(
+      ReadRange(options, partition, start, end, stop,
+                [&](int64_t offset, absl::string_view v) { return replayer.OnRecord(offset, v); }));
+  return replayer.Finish(-1);
+}
+
+}  // namespace
+
+absl::StatusOr<RestoreStats> RestoreShardFrom(const ChangelogOptions& options, int32_t partition,
+                                              int64_t start, StateStore* store) {
+  ASSIGN_OR_RETURN(auto c, Changelog::Create(options));
+  RestoreStats stats;
+  RETURN_IF_ERROR(ReplayShardFrom(options, c->sink_, partition, start, store, &stats));
+  return stats;
+}
+
 absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions& options, int partitions,
                                                    StateStore* store) {
-  ASSIGN_OR_RETURN(auto c, Changelog::Create(options));
   RestoreStats stats;
   absl::Time t0 = absl::Now();
   absl::Duration c0 = ThreadCpu();
-  std::atomic<bool> stop{false};
+  ASSIGN_OR_RETURN(auto c, Changelog::Create(options));
   for (int32_t p = 0; p < partitions; ++p) {
-    ASSIGN_OR_RETURN(int64_t end, c->sink_->EndOffset(options.topic, p, absl::Seconds(10)));
     ASSIGN_OR_RETURN(int64_t start, c->sink_->StartOffset(options.topic, p, absl::Seconds(10)));
-    ShardReplayer replayer(store, p, 0, /*based=*/start == 0, start, &stats);
-    RETURN_IF_ERROR(ReadRange(
-        options, p, start, end, stop,
-        [&](int64_t offset, absl::string_view v) { return replayer.OnRecord(offset, v); }));
-    RETURN_IF_ERROR(replayer.Finish(-1));
+    RETURN_IF_ERROR(ReplayShardFrom(options, c->sink_, p, start, store, &stats));
   }
   stats.wall = absl::Now() - t0;
   stats.thread_cpu = ThreadCpu() - c0;

@@ -18,8 +18,9 @@
 //                           every op of one poll batch on this shard (state
 //                           values, dedup marks, the next input offset)
 //   s/<epoch>/<seq>/<i>     chunk i of snapshot `seq` of writer `epoch`: the
-//                           shard's whole state as of the batches before it
-//                           (the last chunk says it is the last)
+//                           shard's whole state as of the batches before
+//                           its first chunk (the last chunk says it is the
+//                           last)
 // Snapshots bound what a restore from nothing needs: the owner writes one
 // whenever the bytes it appended to the shard since the last one reach
 // max(snapshot_min_bytes, snapshot_ratio x that snapshot's size). So a log
@@ -30,6 +31,14 @@
 // snapshot it can trust and starts from there; with the log whole it reads
 // from offset 0 as before (snapshots of the owner are then skipped: the
 // batches before them already built the same state).
+// A snapshot is written in steps (snapshot_step_bytes per SnapshotIfDue
+// call), so that a large shard's snapshot never stalls the stateful thread
+// for long: it reads a view of the store taken just before its first chunk
+// (StateStore::NewSnapshot), and the owner's batches land between its
+// steps. A reader that builds on a snapshot applies those batches as they
+// come, and a snapshot op for a key they already wrote is left out (the
+// batch is newer than the view); it counts the snapshot as its base only
+// when the last chunk arrives.
 // A snapshot is trusted only if no other writer fenced the shard between
 // its writer's fence and it: before writing one, the owner reads the log
 // from where it last looked to the end and writes none if it finds a
@@ -87,6 +96,10 @@ struct ChangelogOptions {
   // that snapshot). Defaults 1 MiB and 2.
   size_t snapshot_min_bytes = 1 << 20;
   double snapshot_ratio = 2.0;
+  // A snapshot is written in steps of about this many bytes, one per
+  // SnapshotIfDue call (the stateful stage calls it after every batch, and
+  // while idle). Default 2 MiB.
+  size_t snapshot_step_bytes = 2 << 20;
 };
 
 struct RestoreStats {
@@ -145,13 +158,17 @@ class Changelog {
       const std::map<int32_t, std::vector<const WriteBatch::Op*>>& ops,
       const std::atomic<bool>& stop, std::vector<int32_t>* fenced = nullptr);
 
-  // Writes a snapshot of every owned shard that is due one (see the top of
-  // this file), read from `store` (which must hold every batch appended so
-  // far: call after the local commit). A shard whose log shows another
-  // owner's fence gets none (this instance is a zombie there; its rebalance
-  // will take the shard away). Returns the first error after trying every
-  // due shard; a failed snapshot is tried again at the next call.
+  // Writes the next step of the snapshot in progress, or starts the
+  // snapshot of the first owned shard that is due one (see the top of this
+  // file), read from a view of `store` (which must hold every batch
+  // appended so far: call after the local commit). One snapshot at a time.
+  // A shard whose log shows another owner's fence gets none (this instance
+  // is a zombie there; its rebalance will take the shard away). A failed
+  // step abandons its snapshot; the next call starts another.
   [[nodiscard]] absl::Status SnapshotIfDue(StateStore* store, const std::atomic<bool>& stop);
+  // A snapshot was started and is not finished: call SnapshotIfDue soon,
+  // even without a batch to append (its view pins old versions in RocksDB).
+  bool snapshot_in_progress() const;
 
   // Forgets the writer epochs of shards no longer owned.
   void Release(int32_t partition);
@@ -161,8 +178,12 @@ class Changelog {
   int64_t snapshots_out() const { return snapshots_out_; }
   int64_t snapshot_bytes_out() const { return snapshot_bytes_out_; }
 
+ public:
+  ~Changelog();
+
  private:
-  explicit Changelog(ChangelogOptions o) : o_(std::move(o)) {}
+  explicit Changelog(ChangelogOptions o);
+  struct SnapshotInProgress;  // changelog.cc
   struct Writer {
     uint64_t epoch = 0;
     uint64_t seq = 0;
@@ -175,15 +196,20 @@ class Changelog {
     // (0: not known, as after a restart).
     int64_t bytes_since_snapshot = 0;
     int64_t last_snapshot_bytes = 0;
+    // The snapshot being written in steps; null when none.
+    std::unique_ptr<SnapshotInProgress> snapshot;
   };
   absl::Status Restore(int32_t partition, StateStore* store, uint64_t epoch, int64_t fence_offset,
                        const std::atomic<bool>& stop, RestoreStats* stats,
                        int64_t* bytes_since_snapshot);
-  absl::Status WriteSnapshot(int32_t partition, Writer& w, StateStore* store,
+  absl::Status StartSnapshot(int32_t partition, Writer& w, StateStore* store,
                              const std::atomic<bool>& stop);
+  absl::Status SnapshotStep(int32_t partition, Writer& w, const std::atomic<bool>& stop);
 
   friend absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions&, int,
                                                             StateStore*);
+  friend absl::StatusOr<RestoreStats> RestoreShardFrom(const ChangelogOptions&, int32_t, int64_t,
+                                                       StateStore*);
 
   ChangelogOptions o_;
   std::unique_ptr<KafkaSink> own_sink_;  // null when o_.sink was given
@@ -191,7 +217,7 @@ class Changelog {
   std::map<int32_t, Writer> writers_;
   int64_t records_out_ = 0;
   int64_t bytes_out_ = 0;
-  std::deque<int64_t> snapshot_offsets_;  // WriteSnapshot's delivery-report slots
+  std::deque<int64_t> snapshot_offsets_;  // SnapshotStep's delivery-report slots
   int64_t snapshots_out_ = 0;
   int64_t snapshot_bytes_out_ = 0;
 };
@@ -199,6 +225,15 @@ class Changelog {
 // Reads every partition of `topic` from its log start (offset 0, or the
 // first trusted snapshot when the log lost its head) to its current end into
 // `store` with the same rules as Acquire, without fencing (tests, audits).
+// Reads partition `partition` of `topic` from offset `start` to its current
+// end into `store`, without fencing, as a restore without a local copy does:
+// from offset 0 it applies everything; from a later offset it builds on the
+// first snapshot it can trust there. DATA_LOSS when it finds none (tests,
+// audits).
+[[nodiscard]] absl::StatusOr<RestoreStats> RestoreShardFrom(const ChangelogOptions& options,
+                                                            int32_t partition, int64_t start,
+                                                            StateStore* store);
+
 [[nodiscard]] absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions& options,
                                                                  int partitions, StateStore* store);
 

@@ -429,7 +429,9 @@ class StatefulStage final : public RebalanceListener {
     source_ = source.get();
     absl::Status result;
     while (!stop.load()) {
-      auto records = source->Poll(kPollTimeout);
+      // A snapshot in progress goes on between polls even when no facts come.
+      const bool snapshotting = changelog_ != nullptr && changelog_->snapshot_in_progress();
+      auto records = source->Poll(snapshotting ? absl::ZeroDuration() : kPollTimeout);
       skip_.clear();  // a seek's shards: this poll is from their new position
       if (!records.ok()) {
         // A stop that interrupts a restore is a clean stop: the shard's
@@ -437,7 +439,13 @@ class StatefulStage final : public RebalanceListener {
         if (!(stop.load() && absl::IsCancelled(records.status()))) result = records.status();
         break;
       }
-      if (records->empty()) continue;
+      if (records->empty()) {
+        if (snapshotting) {
+          absl::Status s = SnapshotStep(stop);
+          if (!s.ok() && stop.load()) break;
+        }
+        continue;
+      }
       std::optional<BusySpan> busy(std::in_place, m_);
       // A poll of a backlog can hold 2,000 fact batches (~100,000 facts):
       // applied as one, its overlay, changelog records and RocksDB batch
@@ -626,16 +634,25 @@ class StatefulStage final : public RebalanceListener {
     ++m_.batches_committed;
     if (!fenced_.empty()) RETURN_IF_ERROR(Reacquire(fenced_, stop));
     if (changelog_ != nullptr) {
-      // Bounds what a restore from nothing must read (changelog.h). A
-      // failure costs only the snapshot: it is tried again after the next
-      // batch, and the log still holds everything.
-      const int64_t s0 = changelog_->snapshots_out(), b0 = changelog_->snapshot_bytes_out();
-      absl::Status s = changelog_->SnapshotIfDue(store_, stop);
+      absl::Status s = SnapshotStep(stop);
       if (!s.ok() && stop.load()) return s;
-      m_.changelog_snapshots_out += changelog_->snapshots_out() - s0;
-      m_.changelog_snapshot_bytes_out += changelog_->snapshot_bytes_out() - b0;
     }
     return absl::OkStatus();
+  }
+
+  // One step of a shard's snapshot, when one is due or in progress: it
+  // bounds what a restore from nothing must read (changelog.h). A failure
+  // costs only the snapshot: another starts after the next batch, and the
+  // log still holds everything.
+  absl::Status SnapshotStep(const std::atomic<bool>& stop) {
+    const int64_t s0 = changelog_->snapshots_out(), b0 = changelog_->snapshot_bytes_out();
+    const int64_t r0 = changelog_->records_out(), c0 = changelog_->bytes_out();
+    absl::Status s = changelog_->SnapshotIfDue(store_, stop);
+    m_.changelog_snapshots_out += changelog_->snapshots_out() - s0;
+    m_.changelog_snapshot_bytes_out += changelog_->snapshot_bytes_out() - b0;
+    m_.changelog_records_out += changelog_->records_out() - r0;
+    m_.changelog_bytes_out += changelog_->bytes_out() - c0;
+    return s;
   }
 
   const ProcessorOptions& o_;
@@ -738,6 +755,7 @@ class KafkaProcessor final : public Processor {
       co.topic = o_.topics.state_changelog;
       // Only the stateful stage appends, between its own flushes.
       co.sink = stateful_sink_.get();
+      co.snapshot_step_bytes = o_.snapshot_step_bytes;
       ASSIGN_OR_RETURN(changelog_, Changelog::Create(std::move(co)));
     }
     RocksDbStateStoreOptions so;

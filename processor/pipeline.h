@@ -89,6 +89,9 @@ struct ProcessorOptions {
   size_t known_entities = 200'000;
   // Records per poll. Default 2000.
   int max_batch = 2000;
+  // A changelog snapshot is written in steps of about this many bytes, one
+  // between batches (changelog.h). Default 2 MiB.
+  size_t snapshot_step_bytes = 2 << 20;
   // Partitions of the facts topic when the processor creates it. Default 8.
   int facts_partitions = 8;
   // Create missing topics at start (admin API). Default true.

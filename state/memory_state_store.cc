@@ -1,4 +1,6 @@
 #include <map>
+#include <memory>
+#include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -6,6 +8,31 @@
 
 namespace exportwatch {
 namespace {
+
+using Map = std::map<std::string, std::string, std::less<>>;
+
+absl::Status ScanMap(const Map& data, absl::string_view prefix, absl::string_view start,
+                     const std::function<bool(absl::string_view, absl::string_view)>& fn) {
+  absl::string_view from = start > prefix ? start : prefix;
+  for (auto it = data.lower_bound(from); it != data.end(); ++it) {
+    if (absl::string_view(it->first).substr(0, prefix.size()) != prefix) break;
+    if (!fn(it->first, it->second)) break;
+  }
+  return absl::OkStatus();
+}
+
+// A copy: the tests' stores are small.
+class MemorySnapshot final : public StateSnapshot {
+ public:
+  explicit MemorySnapshot(Map data) : data_(std::move(data)) {}
+  absl::Status Scan(absl::string_view prefix, absl::string_view start,
+                    const std::function<bool(absl::string_view, absl::string_view)>& fn) override {
+    return ScanMap(data_, prefix, start, fn);
+  }
+
+ private:
+  const Map data_;
+};
 
 class MemoryStateStore final : public StateStore {
  public:
@@ -31,17 +58,17 @@ class MemoryStateStore final : public StateStore {
   absl::Status Scan(absl::string_view prefix, absl::string_view start,
                     const std::function<bool(absl::string_view, absl::string_view)>& fn) override {
     absl::MutexLock lock(&mu_);
-    absl::string_view from = start > prefix ? start : prefix;
-    for (auto it = data_.lower_bound(from); it != data_.end(); ++it) {
-      if (absl::string_view(it->first).substr(0, prefix.size()) != prefix) break;
-      if (!fn(it->first, it->second)) break;
-    }
-    return absl::OkStatus();
+    return ScanMap(data_, prefix, start, fn);
+  }
+
+  std::unique_ptr<StateSnapshot> NewSnapshot() override {
+    absl::MutexLock lock(&mu_);
+    return std::make_unique<MemorySnapshot>(data_);
   }
 
  private:
   absl::Mutex mu_;
-  std::map<std::string, std::string, std::less<>> data_ ABSL_GUARDED_BY(mu_);
+  Map data_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

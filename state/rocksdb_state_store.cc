@@ -35,6 +35,45 @@ class ExpiryFilter final : public rocksdb::CompactionFilter {
   std::string prefix_;
 };
 
+absl::Status ScanDb(rocksdb::DB* db, const rocksdb::ReadOptions& ro, absl::string_view prefix,
+                    absl::string_view start,
+                    const std::function<bool(absl::string_view, absl::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+  absl::string_view from = start > prefix ? start : prefix;
+  for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
+    rocksdb::Slice v = it->value();
+    if (!fn(absl::string_view(k.data(), k.size()), absl::string_view(v.data(), v.size()))) {
+      break;
+    }
+  }
+  return ToStatus(it->status(), "state scan");
+}
+
+// A RocksDB snapshot: it pins the versions it sees (compaction keeps them)
+// until released, so a view is held only as long as its reader needs it.
+class RocksDbSnapshot final : public StateSnapshot {
+ public:
+  explicit RocksDbSnapshot(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
+  ~RocksDbSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+  RocksDbSnapshot(const RocksDbSnapshot&) = delete;
+  RocksDbSnapshot& operator=(const RocksDbSnapshot&) = delete;
+
+  absl::Status Scan(absl::string_view prefix, absl::string_view start,
+                    const std::function<bool(absl::string_view, absl::string_view)>& fn) override {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    // A whole-shard pass: do not push the hot blocks out of the cache.
+    ro.fill_cache = false;
+    return ScanDb(db_, ro, prefix, start, fn);
+  }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
 class RocksDbStateStore final : public StateStore {
  public:
   RocksDbStateStore(std::unique_ptr<rocksdb::DB> db, std::unique_ptr<ExpiryFilter> filter,
@@ -63,17 +102,11 @@ class RocksDbStateStore final : public StateStore {
 
   absl::Status Scan(absl::string_view prefix, absl::string_view start,
                     const std::function<bool(absl::string_view, absl::string_view)>& fn) override {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    absl::string_view from = start > prefix ? start : prefix;
-    for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
-      rocksdb::Slice k = it->key();
-      if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
-      rocksdb::Slice v = it->value();
-      if (!fn(absl::string_view(k.data(), k.size()), absl::string_view(v.data(), v.size()))) {
-        break;
-      }
-    }
-    return ToStatus(it->status(), "state scan");
+    return ScanDb(db_.get(), rocksdb::ReadOptions(), prefix, start, fn);
+  }
+
+  std::unique_ptr<StateSnapshot> NewSnapshot() override {
+    return std::make_unique<RocksDbSnapshot>(db_.get());
   }
 
  private:

@@ -40,6 +40,19 @@ class WriteBatch {
   std::vector<Op> ops_;
 };
 
+// A read-only view of a StateStore as of the moment it was taken: writes
+// after that are not seen. It must not outlive its store. Lets a reader
+// that works in steps (a changelog snapshot) see one consistent state while
+// the store keeps taking writes.
+class StateSnapshot {
+ public:
+  virtual ~StateSnapshot() = default;
+  // As StateStore::Scan, over the view.
+  [[nodiscard]] virtual absl::Status Scan(
+      absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view key, absl::string_view value)>& fn) = 0;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -56,6 +69,9 @@ class StateStore {
   [[nodiscard]] virtual absl::Status Scan(
       absl::string_view prefix, absl::string_view start,
       const std::function<bool(absl::string_view key, absl::string_view value)>& fn) = 0;
+
+  // A view of the store as it is now (see StateSnapshot).
+  [[nodiscard]] virtual std::unique_ptr<StateSnapshot> NewSnapshot() = 0;
 };
 
 // Values stored under keys that begin with the store's `ttl_prefix` start

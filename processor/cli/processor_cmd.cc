@@ -18,6 +18,7 @@ int RunProcessor(int argc, char** argv) {
   std::string policy_file, profile = "current";
   std::vector<std::string> kafka_props;
   int64_t facts_partitions = o.facts_partitions, max_batch = o.max_batch;
+  auto snapshot_step_bytes = static_cast<int64_t>(o.snapshot_step_bytes);
   bool no_create = false, check = false;
   std::string health_listen;
   double exit_when_idle = 0;
@@ -45,6 +46,9 @@ int RunProcessor(int argc, char** argv) {
                "consumer groups are PREFIX-ingest, PREFIX-stateful");
   flags.Int("facts-partitions", &facts_partitions, "partitions of the facts topic if created");
   flags.Int("max-batch", &max_batch, "records per poll");
+  flags.Int("snapshot-step-bytes", &snapshot_step_bytes,
+            "a shard's changelog snapshot is written in steps of about this many bytes, "
+            "one between batches, so a large shard never stalls the stage");
   flags.Bool("no-create-topics", &no_create, "do not create missing topics");
   flags.Double("exit-when-idle", &exit_when_idle,
                "stop after this many seconds without input (0: never)");
@@ -61,6 +65,11 @@ int RunProcessor(int argc, char** argv) {
     std::cerr << "exportwatch processor: --max-batch must be in 1..100000\n";
     return 2;
   }
+  if (snapshot_step_bytes < 4096 || snapshot_step_bytes > (int64_t{1} << 30)) {
+    std::cerr << "exportwatch processor: --snapshot-step-bytes must be in 4096..1073741824\n";
+    return 2;
+  }
+  o.snapshot_step_bytes = static_cast<size_t>(snapshot_step_bytes);
   if (facts_partitions < 1 || facts_partitions > 10000) {
     std::cerr << "exportwatch processor: --facts-partitions must be in 1..10000\n";
     return 2;

@@ -36,7 +36,9 @@ inline void ExpectClean(const Verdict& v) {
 inline void KillLoop(const Size& size, uint64_t seed) {
   Cluster cluster("aidr-2025", size.cluster);
   ExactlyOnceRun run(&cluster, Workload(size.events, seed), "aidr-2025");
-  Fleet fleet(&cluster);
+  // Small snapshot steps: the shards' snapshots (~0.5 MB here) take several,
+  // so kills land in the middle of snapshots too.
+  Fleet fleet(&cluster, {"--snapshot-step-bytes", "65536"});
   for (int i = 0; i < 3; ++i) fleet.Start(i);
   std::mt19937 rng(seed);
   const size_t every = static_cast<size_t>(size.events) / (size.kills + 1);

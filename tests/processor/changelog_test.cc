@@ -5,6 +5,8 @@
 // shard restorable after the log lost its head (the mock keeps ~5 MB).
 #include "processor/changelog.h"
 
+#include <random>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -30,10 +32,12 @@ class ChangelogTest : public ::testing::Test {
   }
 
   std::unique_ptr<Changelog> NewChangelog(size_t max_record_bytes = 512 << 10,
-                                          size_t snapshot_min_bytes = 1 << 20) {
+                                          size_t snapshot_min_bytes = 1 << 20,
+                                          size_t snapshot_step_bytes = 2 << 20) {
     ChangelogOptions o = options_;
     o.max_record_bytes = max_record_bytes;
     o.snapshot_min_bytes = snapshot_min_bytes;
+    o.snapshot_step_bytes = snapshot_step_bytes;
     auto c = Changelog::Create(o);
     EXPECT_TRUE(c.ok()) << c.status();
     return std::move(*c);
@@ -47,7 +51,13 @@ class ChangelogTest : public ::testing::Test {
     auto checkpoints = c.Append(by_shard, stop_, fenced);
     ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
     WriteBatch wb;
-    for (auto& op : ops) wb.Put(op.key, *op.value);
+    for (auto& op : ops) {
+      if (op.value) {
+        wb.Put(op.key, *op.value);
+      } else {
+        wb.Delete(op.key);
+      }
+    }
     for (auto& op : *checkpoints) wb.Put(op.key, *op.value);
     ASSERT_TRUE(store->Write(wb).ok());
   }
@@ -68,6 +78,15 @@ class ChangelogTest : public ::testing::Test {
     auto start = (*sink)->StartOffset(kTopic, 0, absl::Seconds(10));
     EXPECT_TRUE(start.ok()) << start.status();
     return start.value_or(-1);
+  }
+  int64_t EndOffset() {
+    KafkaSinkOptions so;
+    so.brokers = options_.brokers;
+    auto sink = KafkaSink::Create(so);
+    EXPECT_TRUE(sink.ok());
+    auto end = (*sink)->EndOffset(kTopic, 0, absl::Seconds(10));
+    EXPECT_TRUE(end.ok()) << end.status();
+    return end.value_or(-1);
   }
 
   // Shard 0's state keys and values (checkpoints excluded: they are local).
@@ -363,6 +382,181 @@ TEST_F(ChangelogTest, FencedWriterWritesNoSnapshot) {
   auto s = a->SnapshotIfDue(a_store.get(), stop_);
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_EQ(a->snapshots_out(), 1);
+}
+
+// Keys of the stepped-snapshot tests: 60 of them, so that a snapshot of
+// ~100-byte chunks takes several steps.
+std::string StepKey(int i) { return absl::StrCat("p/0/s/K/1:k/", i < 10 ? "0" : "", i); }
+
+// A snapshot written in steps, with batches landing between its steps that
+// overwrite keys it wrote already and keys it has yet to write, delete one
+// and add others: a restore from any offset up to its first chunk builds on
+// it exactly the writer's state (as does one from offset 0, which skips
+// it); a restore from later finds no base, says so, and leaves nothing.
+TEST_F(ChangelogTest, ASnapshotInStepsAmongBatchesRestoresExactlyFromAnyStart) {
+  auto writer = NewChangelog(/*max_record_bytes=*/300, /*snapshot_min_bytes=*/1,
+                             /*snapshot_step_bytes=*/300);
+  auto local = NewMemoryStateStore();
+  ASSERT_TRUE(writer->Acquire(0, local.get(), stop_).ok());
+  std::vector<WriteBatch::Op> first;
+  for (int i = 0; i < 60; ++i) first.push_back({StepKey(i), absl::StrCat("v0-", i, "-pad-pad")});
+  Write(*writer, local.get(), first);
+  const int64_t snapshot_start = EndOffset();
+  ASSERT_TRUE(writer->SnapshotIfDue(local.get(), stop_).ok());
+  ASSERT_TRUE(writer->snapshot_in_progress());
+  int steps = 1;
+  for (int round = 1; writer->snapshot_in_progress(); ++round) {
+    ASSERT_LT(round, 100) << "the snapshot never ended";
+    Write(*writer, local.get(),
+          {{StepKey(round % 10), absl::StrCat("early-", round)},
+           {StepKey(59 - round % 10), absl::StrCat("late-", round)},
+           {StepKey(30 + round % 5), std::nullopt},
+           {absl::StrCat("p/0/s/N/1:n/", round), "new"},
+           {"p/0/o/facts", absl::StrCat(round)}});
+    ASSERT_TRUE(writer->SnapshotIfDue(local.get(), stop_).ok());
+    ++steps;
+  }
+  EXPECT_GE(steps, 6) << "not a stepped snapshot: nothing was tested";
+  EXPECT_EQ(writer->snapshots_out(), 1);
+  Write(*writer, local.get(), {{StepKey(0), "after"}});
+  const auto want = Shard0(local.get());
+  ASSERT_FALSE(want.count(StepKey(31)));
+  const int last_round = steps - 1;
+  ASSERT_EQ(want.at(StepKey(59 - last_round % 10)), absl::StrCat("late-", last_round));
+  const int64_t end = EndOffset();
+  for (int64_t start = 0; start < end; ++start) {
+    SCOPED_TRACE(absl::StrCat("restore from offset ", start, "; the snapshot began at ",
+                              snapshot_start, ", the log ends at ", end));
+    auto fresh = NewMemoryStateStore();
+    auto rs = RestoreShardFrom(options_, 0, start, fresh.get());
+    if (start <= snapshot_start) {
+      ASSERT_TRUE(rs.ok()) << rs.status();
+      EXPECT_EQ(Shard0(fresh.get()), want);
+      EXPECT_EQ(rs->snapshot_base, start == 0 ? -1 : snapshot_start);
+      EXPECT_EQ(rs->snapshots_skipped, start == 0 ? 1 : 0);
+    } else {
+      EXPECT_TRUE(absl::IsDataLoss(rs.status())) << rs.status();
+      EXPECT_TRUE(Shard0(fresh.get()).empty());
+    }
+  }
+}
+
+// Another owner's fence in the middle of a stepped snapshot: the zombie
+// stops writing it, and no reader takes what it wrote for a base.
+TEST_F(ChangelogTest, AShardFencedDuringItsSnapshotAbandonsIt) {
+  auto a = NewChangelog(300, 1, 600);
+  auto a_store = NewMemoryStateStore();
+  ASSERT_TRUE(a->Acquire(0, a_store.get(), stop_).ok());
+  std::vector<WriteBatch::Op> first;
+  for (int i = 0; i < 60; ++i) first.push_back({StepKey(i), absl::StrCat("v0-", i, "-pad-pad")});
+  Write(*a, a_store.get(), first);
+  ASSERT_TRUE(a->SnapshotIfDue(a_store.get(), stop_).ok());
+  ASSERT_TRUE(a->snapshot_in_progress());
+  auto b = NewChangelog();
+  auto b_store = NewMemoryStateStore();
+  ASSERT_TRUE(b->Acquire(0, b_store.get(), stop_).ok());
+  EXPECT_EQ(Shard0(b_store.get()), Shard0(a_store.get()));
+  auto s = a->SnapshotIfDue(a_store.get(), stop_);
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_FALSE(a->snapshot_in_progress());
+  EXPECT_EQ(a->snapshots_out(), 0);
+  auto fresh = NewMemoryStateStore();
+  auto rs = RestoreShardFrom(options_, 0, 1, fresh.get());
+  EXPECT_TRUE(absl::IsDataLoss(rs.status())) << rs.status();
+  EXPECT_TRUE(Shard0(fresh.get()).empty());
+}
+
+// Three instances pass shard 0 around at random while snapshots are written
+// in steps: the owner appends batches (puts, deletes) and snapshot steps, a
+// former owner that has not noticed (a zombie) appends too and is fenced, an
+// owner crashes in the middle of a snapshot. Each new owner's restore from
+// its own stale copy must give the last owner's state, and a restore from
+// nothing at any offset must give the final state or (no trusted snapshot
+// after it) DATA_LOSS with nothing left behind.
+TEST_F(ChangelogTest, RandomOwnershipBatchesAndSnapshotsRestoreTheOwnersStateFromAnyStart) {
+  std::mt19937 rng(20261207);
+  struct Instance {
+    std::unique_ptr<Changelog> changelog;
+    std::unique_ptr<StateStore> store = NewMemoryStateStore();
+    bool holds = false;  // it believes it owns the shard
+  };
+  std::vector<Instance> in(3);
+  for (auto& i : in) i.changelog = NewChangelog(200, 300, 200);
+  int owner = 0;
+  ASSERT_TRUE(in[0].changelog->Acquire(0, in[0].store.get(), stop_).ok());
+  in[0].holds = true;
+  int snapshots = 0, crashes_mid_snapshot = 0, zombie_batches = 0, moves = 0;
+  auto batch = [&](int round) {
+    std::vector<WriteBatch::Op> ops;
+    for (int n = 0; n < 3; ++n) {
+      const int k = static_cast<int>(rng() % 40);
+      if (rng() % 5 == 0) {
+        ops.push_back({StepKey(k), std::nullopt});
+      } else {
+        ops.push_back({StepKey(k), absl::StrCat("r", round, "-", n, "-pad-pad-pad")});
+      }
+    }
+    ops.push_back({"p/0/o/facts", absl::StrCat(round)});
+    return ops;
+  };
+  for (int round = 1; round <= 400; ++round) {
+    const unsigned action = rng() % 100;
+    if (action < 6) {  // the shard moves; the old owner may go on as a zombie
+      const int next = static_cast<int>((owner + 1 + rng() % 2) % 3);
+      const auto want = Shard0(in[owner].store.get());
+      if (in[next].holds) in[next].changelog->Release(0);
+      ASSERT_TRUE(in[next].changelog->Acquire(0, in[next].store.get(), stop_).ok());
+      in[next].holds = true;
+      ASSERT_EQ(Shard0(in[next].store.get()), want) << "round " << round;
+      owner = next;
+      ++moves;
+    } else if (action < 9) {  // the owner crashes (maybe mid-snapshot) and restarts
+      crashes_mid_snapshot += in[owner].changelog->snapshot_in_progress() ? 1 : 0;
+      const auto want = Shard0(in[owner].store.get());
+      in[owner].changelog = NewChangelog(200, 300, 200);
+      ASSERT_TRUE(in[owner].changelog->Acquire(0, in[owner].store.get(), stop_).ok());
+      ASSERT_EQ(Shard0(in[owner].store.get()), want) << "round " << round;
+    } else if (action < 14) {  // a zombie's batch: fenced, left out locally
+      for (int z = 0; z < 3; ++z) {
+        if (z == owner || !in[z].holds) continue;
+        std::vector<WriteBatch::Op> ops = batch(round);
+        std::map<int32_t, std::vector<const WriteBatch::Op*>> by_shard;
+        for (const auto& op : ops) by_shard[0].push_back(&op);
+        std::vector<int32_t> fenced;
+        ASSERT_TRUE(in[z].changelog->Append(by_shard, stop_, &fenced).ok());
+        ASSERT_EQ(fenced, std::vector<int32_t>{0}) << "round " << round;
+        in[z].changelog->Release(0);
+        in[z].holds = false;
+        ++zombie_batches;
+        break;
+      }
+    } else {
+      Write(*in[owner].changelog, in[owner].store.get(), batch(round));
+      const int64_t before = in[owner].changelog->snapshots_out();
+      ASSERT_TRUE(in[owner].changelog->SnapshotIfDue(in[owner].store.get(), stop_).ok());
+      snapshots += static_cast<int>(in[owner].changelog->snapshots_out() - before);
+    }
+  }
+  EXPECT_GT(snapshots, 3);
+  EXPECT_GT(moves, 5);
+  EXPECT_GT(zombie_batches, 2);
+  EXPECT_GT(crashes_mid_snapshot, 0);
+  const auto want = Shard0(in[owner].store.get());
+  const int64_t end = EndOffset();
+  int based_on_a_snapshot = 0;
+  for (int64_t start = 0; start < end; start += 7) {
+    auto fresh = NewMemoryStateStore();
+    auto rs = RestoreShardFrom(options_, 0, start, fresh.get());
+    if (rs.ok()) {
+      ASSERT_EQ(Shard0(fresh.get()), want) << "from offset " << start << " of " << end;
+      based_on_a_snapshot += rs->snapshot_base >= 0 ? 1 : 0;
+    } else {
+      ASSERT_TRUE(absl::IsDataLoss(rs.status())) << rs.status();
+      ASSERT_GT(start, 0);
+      ASSERT_TRUE(Shard0(fresh.get()).empty()) << "from offset " << start;
+    }
+  }
+  EXPECT_GT(based_on_a_snapshot, 5);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "state/rocksdb_state_store.h"
 #include "tests/common/test_util.h"
@@ -60,6 +61,39 @@ TEST_P(StateStoreTest, ScanStopsWhenAsked) {
       store->Scan("k/", "k/5", [&](absl::string_view, absl::string_view) { return ++seen < 2; })
           .ok());
   EXPECT_EQ(seen, 2);
+}
+
+// A view keeps the state it was taken at while the store takes writes (a
+// snapshot written in steps reads one).
+TEST_P(StateStoreTest, ASnapshotDoesNotSeeLaterWrites) {
+  auto store = Open();
+  WriteBatch b;
+  b.Put("p/1/s/a", "1");
+  b.Put("p/1/s/b", "2");
+  ASSERT_TRUE(store->Write(b).ok());
+  std::unique_ptr<StateSnapshot> view = store->NewSnapshot();
+  WriteBatch later;
+  later.Put("p/1/s/a", "changed");
+  later.Delete("p/1/s/b");
+  later.Put("p/1/s/c", "new");
+  ASSERT_TRUE(store->Write(later).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(view->Scan("p/1/", "",
+                         [&](absl::string_view k, absl::string_view v) {
+                           seen.push_back(absl::StrCat(k, "=", v));
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"p/1/s/a=1", "p/1/s/b=2"}));
+  seen.clear();
+  ASSERT_TRUE(view->Scan("p/1/", "p/1/s/b",
+                         [&](absl::string_view k, absl::string_view) {
+                           seen.emplace_back(k);
+                           return true;
+                         })
+                  .ok());
+  EXPECT_EQ(seen, std::vector<std::string>{"p/1/s/b"});
+  EXPECT_EQ(**store->Get("p/1/s/a"), "changed");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StateStoreTest, ::testing::Values(false, true),
