@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <deque>
 #include <iostream>
 #include <iterator>
@@ -759,7 +760,8 @@ struct Changelog::SnapshotInProgress {
   int64_t bytes_before = 0;
   int steps = 0;
   absl::Time started;
-  absl::Duration busy;  // in the steps themselves
+  absl::Duration busy;   // in the steps themselves
+  absl::Time next_step;  // paced: snapshot_duty of the thread at most
 };
 
 Changelog::Changelog(ChangelogOptions o) : o_(std::move(o)) {}
@@ -772,9 +774,19 @@ bool Changelog::snapshot_in_progress() const {
   return false;
 }
 
+absl::Duration Changelog::until_next_snapshot_step() const {
+  for (const auto& [partition, w] : writers_) {
+    if (w.snapshot != nullptr) {
+      return std::max(absl::ZeroDuration(), w.snapshot->next_step - absl::Now());
+    }
+  }
+  return absl::InfiniteDuration();
+}
+
 absl::Status Changelog::SnapshotIfDue(StateStore* store, const std::atomic<bool>& stop) {
   for (auto& [partition, w] : writers_) {
     if (w.snapshot == nullptr) continue;
+    if (absl::Now() < w.snapshot->next_step) return absl::OkStatus();
     absl::Status s = SnapshotStep(partition, w, stop);
     if (!s.ok()) {
       std::cerr << "changelog: snapshot of partition " << partition << ": " << s << "\n";
@@ -922,8 +934,11 @@ absl::Status Changelog::SnapshotStep(int32_t partition, Writer& w, const std::at
   }
   w.verified_to = landed_end;
   snap.bytes += step_bytes;
-  snap.busy += absl::Now() - t0;
+  const absl::Time t1 = absl::Now();
+  snap.busy += t1 - t0;
   ++snap.steps;
+  const double duty = std::clamp(o_.snapshot_duty, 0.01, 1.0);
+  snap.next_step = t1 + (t1 - t0) * (1.0 / duty - 1.0);
   records_out_ += n;
   bytes_out_ += step_bytes;
   if (!last) return absl::OkStatus();

@@ -32,19 +32,21 @@
 // from offset 0 as before (snapshots of the owner are then skipped: the
 // batches before them already built the same state).
 // A snapshot is written in steps (snapshot_step_bytes per SnapshotIfDue
-// call), so that a large shard's snapshot never stalls the stateful thread
-// for long: it reads a view of the store taken just before its first chunk
-// (StateStore::NewSnapshot), and the owner's batches land between its
-// steps. A reader that builds on a snapshot applies those batches as they
-// come, and a snapshot op for a key they already wrote is left out (the
-// batch is newer than the view); it counts the snapshot as its base only
-// when the last chunk arrives.
+// call, paced to snapshot_duty of the thread), so that a large shard's
+// snapshot never stalls the stateful thread for long: it reads a view of
+// the store taken just before its first chunk (StateStore::NewSnapshot),
+// and the owner's batches land between its steps. A reader that builds on
+// a snapshot applies those batches as they come, and a snapshot op for a
+// key they already wrote is left out (the batch is newer than the view);
+// it counts the snapshot as its base only when the last chunk arrives.
+//
 // A snapshot is trusted only if no other writer fenced the shard between
 // its writer's fence and it: before writing one, the owner reads the log
 // from where it last looked to the end and writes none if it finds a
 // foreign fence (it is a zombie); the snapshot names the offset it checked
 // up to, and a reader accepts it only if it read from there itself and saw
 // no foreign fence since.
+//
 // A batch is applied on restore only when all its chunks were read in a row,
 // and only when its writer holds the newest fence before it. So a batch cut
 // by a crash is never applied (its facts are re-read from the input offset
@@ -98,8 +100,13 @@ struct ChangelogOptions {
   double snapshot_ratio = 2.0;
   // A snapshot is written in steps of about this many bytes, one per
   // SnapshotIfDue call (the stateful stage calls it after every batch, and
-  // while idle). Default 2 MiB.
-  size_t snapshot_step_bytes = 2 << 20;
+  // while idle). Default 512 KiB (one chunk).
+  size_t snapshot_step_bytes = 512 << 10;
+  // The most of the calling thread's time a snapshot takes: after a step
+  // that took t, the next one waits t x (1 / duty - 1), so a large shard's
+  // snapshot is spread out instead of holding back the batches behind it.
+  // In (0, 1]; 1: no wait. Default 0.25.
+  double snapshot_duty = 0.25;
 };
 
 struct RestoreStats {
@@ -169,6 +176,9 @@ class Changelog {
   // A snapshot was started and is not finished: call SnapshotIfDue soon,
   // even without a batch to append (its view pins old versions in RocksDB).
   bool snapshot_in_progress() const;
+  // How long until the snapshot in progress may take its next step (zero:
+  // now; infinite: none in progress).
+  absl::Duration until_next_snapshot_step() const;
 
   // Forgets the writer epochs of shards no longer owned.
   void Release(int32_t partition);

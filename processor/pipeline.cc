@@ -429,9 +429,12 @@ class StatefulStage final : public RebalanceListener {
     source_ = source.get();
     absl::Status result;
     while (!stop.load()) {
-      // A snapshot in progress goes on between polls even when no facts come.
+      // A snapshot in progress goes on between polls even when no facts
+      // come: the poll waits no longer than its next step.
       const bool snapshotting = changelog_ != nullptr && changelog_->snapshot_in_progress();
-      auto records = source->Poll(snapshotting ? absl::ZeroDuration() : kPollTimeout);
+      auto records =
+          source->Poll(snapshotting ? std::min(kPollTimeout, changelog_->until_next_snapshot_step())
+                                    : kPollTimeout);
       skip_.clear();  // a seek's shards: this poll is from their new position
       if (!records.ok()) {
         // A stop that interrupts a restore is a clean stop: the shard's
@@ -756,6 +759,7 @@ class KafkaProcessor final : public Processor {
       // Only the stateful stage appends, between its own flushes.
       co.sink = stateful_sink_.get();
       co.snapshot_step_bytes = o_.snapshot_step_bytes;
+      co.snapshot_duty = o_.snapshot_duty;
       ASSIGN_OR_RETURN(changelog_, Changelog::Create(std::move(co)));
     }
     RocksDbStateStoreOptions so;

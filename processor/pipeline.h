@@ -90,8 +90,10 @@ struct ProcessorOptions {
   // Records per poll. Default 2000.
   int max_batch = 2000;
   // A changelog snapshot is written in steps of about this many bytes, one
-  // between batches (changelog.h). Default 2 MiB.
-  size_t snapshot_step_bytes = 2 << 20;
+  // between batches, taking at most `snapshot_duty` of the stateful thread
+  // (changelog.h). Defaults 512 KiB, 0.25.
+  size_t snapshot_step_bytes = 512 << 10;
+  double snapshot_duty = 0.25;
   // Partitions of the facts topic when the processor creates it. Default 8.
   int facts_partitions = 8;
   // Create missing topics at start (admin API). Default true.

@@ -19,6 +19,7 @@ int RunProcessor(int argc, char** argv) {
   std::vector<std::string> kafka_props;
   int64_t facts_partitions = o.facts_partitions, max_batch = o.max_batch;
   auto snapshot_step_bytes = static_cast<int64_t>(o.snapshot_step_bytes);
+  double snapshot_duty = o.snapshot_duty;
   bool no_create = false, check = false;
   std::string health_listen;
   double exit_when_idle = 0;
@@ -49,6 +50,9 @@ int RunProcessor(int argc, char** argv) {
   flags.Int("snapshot-step-bytes", &snapshot_step_bytes,
             "a shard's changelog snapshot is written in steps of about this many bytes, "
             "one between batches, so a large shard never stalls the stage");
+  flags.Double("snapshot-duty", &snapshot_duty,
+               "the most of the stateful thread's time a snapshot takes, in (0, 1]: steps are "
+               "spaced out to keep it");
   flags.Bool("no-create-topics", &no_create, "do not create missing topics");
   flags.Double("exit-when-idle", &exit_when_idle,
                "stop after this many seconds without input (0: never)");
@@ -70,6 +74,11 @@ int RunProcessor(int argc, char** argv) {
     return 2;
   }
   o.snapshot_step_bytes = static_cast<size_t>(snapshot_step_bytes);
+  if (!(snapshot_duty > 0 && snapshot_duty <= 1)) {
+    std::cerr << "exportwatch processor: --snapshot-duty must be in (0, 1]\n";
+    return 2;
+  }
+  o.snapshot_duty = snapshot_duty;
   if (facts_partitions < 1 || facts_partitions > 10000) {
     std::cerr << "exportwatch processor: --facts-partitions must be in 1..10000\n";
     return 2;

@@ -38,6 +38,7 @@ class ChangelogTest : public ::testing::Test {
     o.max_record_bytes = max_record_bytes;
     o.snapshot_min_bytes = snapshot_min_bytes;
     o.snapshot_step_bytes = snapshot_step_bytes;
+    o.snapshot_duty = 1.0;  // every call takes a step
     auto c = Changelog::Create(o);
     EXPECT_TRUE(c.ok()) << c.status();
     return std::move(*c);
