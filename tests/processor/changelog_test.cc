@@ -71,23 +71,17 @@ class ChangelogTest : public ::testing::Test {
     Write(*writer, store.get(), std::move(ops));
   }
 
-  int64_t StartOffset() {
+  int64_t StartOffset() { return Watermark(/*end=*/false); }
+  int64_t EndOffset() { return Watermark(/*end=*/true); }
+  int64_t Watermark(bool end) {
     KafkaSinkOptions so;
     so.brokers = options_.brokers;
     auto sink = KafkaSink::Create(so);
     EXPECT_TRUE(sink.ok());
-    auto start = (*sink)->StartOffset(kTopic, 0, absl::Seconds(10));
-    EXPECT_TRUE(start.ok()) << start.status();
-    return start.value_or(-1);
-  }
-  int64_t EndOffset() {
-    KafkaSinkOptions so;
-    so.brokers = options_.brokers;
-    auto sink = KafkaSink::Create(so);
-    EXPECT_TRUE(sink.ok());
-    auto end = (*sink)->EndOffset(kTopic, 0, absl::Seconds(10));
-    EXPECT_TRUE(end.ok()) << end.status();
-    return end.value_or(-1);
+    auto offset = end ? (*sink)->EndOffset(kTopic, 0, absl::Seconds(10))
+                      : (*sink)->StartOffset(kTopic, 0, absl::Seconds(10));
+    EXPECT_TRUE(offset.ok()) << offset.status();
+    return offset.value_or(-1);
   }
 
   // Shard 0's state keys and values (checkpoints excluded: they are local).
