@@ -311,6 +311,11 @@ class ShardReplayer {
         return absl::OkStatus();
       }
       RETURN_IF_ERROR(StartBase(offset, h));
+    } else if (base_.active && h.seq < base_.seq) {
+      // A straggler of a snapshot its writer gave up on (a step whose flush
+      // failed, delivered late): it says nothing about this one.
+      ++stats_->before_snapshot_skipped;
+      return absl::OkStatus();
     } else if (!base_.active || h.seq != base_.seq || h.index != base_.next_index) {
       if (base_.active) AbandonBase();  // a chunk of it is missing
       ++stats_->before_snapshot_skipped;

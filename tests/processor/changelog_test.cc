@@ -461,6 +461,56 @@ TEST_F(ChangelogTest, AShardFencedDuringItsSnapshotAbandonsIt) {
   EXPECT_TRUE(Shard0(fresh.get()).empty());
 }
 
+// A late chunk of a snapshot its writer gave up on (a step whose flush
+// failed, delivered after the next snapshot began) does not end the next.
+TEST_F(ChangelogTest, AStragglerOfAnAbandonedSnapshotIsIgnored) {
+  auto writer = NewChangelog(300, 1, 300);
+  auto local = NewMemoryStateStore();
+  ASSERT_TRUE(writer->Acquire(0, local.get(), stop_).ok());
+  std::vector<WriteBatch::Op> first;
+  for (int i = 0; i < 60; ++i) first.push_back({StepKey(i), absl::StrCat("v0-", i, "-pad-pad")});
+  Write(*writer, local.get(), first);  // batch seq 1
+  const int64_t snapshot_start = EndOffset();
+  ASSERT_TRUE(writer->SnapshotIfDue(local.get(), stop_).ok());  // snapshot seq 2
+  ASSERT_TRUE(writer->snapshot_in_progress());
+  int64_t epoch = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(*Get(local.get(), "p/0/c/epoch"), &epoch));
+  std::string chunk(1, 'S');
+  auto fixed = [&](uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) chunk.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  fixed(static_cast<uint64_t>(epoch), 8);
+  fixed(1, 8);  // an older seq
+  fixed(1, 4);  // chunk 1
+  fixed(0, 4);  // not the last
+  fixed(0, 8);  // fence offset
+  fixed(0, 8);  // verified
+  const std::string key = StepKey(99), value = "straggler";
+  chunk += 'P';
+  chunk += static_cast<char>(key.size());
+  chunk += key;
+  chunk += static_cast<char>(value.size());
+  chunk += value;
+  KafkaSinkOptions so;
+  so.brokers = options_.brokers;
+  auto raw = KafkaSink::Create(so);
+  ASSERT_TRUE(raw.ok());
+  ASSERT_TRUE((*raw)->Produce(kTopic, "s/straggler", chunk, {}, 0).ok());
+  ASSERT_TRUE((*raw)->Flush(absl::Seconds(10)).ok());
+  for (int round = 0; writer->snapshot_in_progress(); ++round) {
+    ASSERT_LT(round, 100);
+    // (Its first check reads the straggler's gap: no fence there.)
+    ASSERT_TRUE(writer->SnapshotIfDue(local.get(), stop_).ok());
+  }
+  ASSERT_EQ(writer->snapshots_out(), 1);
+  auto fresh = NewMemoryStateStore();
+  auto rs = RestoreShardFrom(options_, 0, 1, fresh.get());
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  EXPECT_EQ(rs->snapshot_base, snapshot_start);
+  EXPECT_EQ(Shard0(fresh.get()), Shard0(local.get()));
+  EXPECT_FALSE(Get(fresh.get(), key).has_value());
+}
+
 // Three instances pass shard 0 around at random while snapshots are written
 // in steps: the owner appends batches (puts, deletes) and snapshot steps, a
 // former owner that has not noticed (a zombie) appends too and is fenced, an
