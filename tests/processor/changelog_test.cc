@@ -20,6 +20,22 @@ namespace {
 
 constexpr char kTopic[] = "changelog";
 
+// Keys of the stepped-snapshot tests: 60 of them, so that a snapshot of
+// ~100-byte chunks takes several steps.
+std::string StepKey(int i) { return absl::StrCat("p/0/s/K/1:k/", i < 10 ? "0" : "", i); }
+
+// The changelog's record encoding, for records the tests write by hand.
+void PutFixed(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutOp(std::string* out, const std::string& key, const std::string& value) {
+  *out += 'P';
+  *out += static_cast<char>(key.size());
+  *out += key;
+  *out += static_cast<char>(value.size());
+  *out += value;
+}
+
 class ChangelogTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -69,6 +85,28 @@ class ChangelogTest : public ::testing::Test {
     auto store = NewMemoryStateStore();
     ASSERT_TRUE(writer->Acquire(0, store.get(), stop_).ok());
     Write(*writer, store.get(), std::move(ops));
+  }
+
+  // Writes 60 keys on shard 0 (their snapshot takes several steps) and
+  // starts that snapshot; returns the offset of its first chunk.
+  int64_t StartSteppedSnapshot(Changelog& c, StateStore* store) {
+    std::vector<WriteBatch::Op> first;
+    for (int i = 0; i < 60; ++i) first.push_back({StepKey(i), absl::StrCat("v0-", i, "-pad-pad")});
+    Write(c, store, first);
+    const int64_t start = EndOffset();
+    EXPECT_TRUE(c.SnapshotIfDue(store, stop_).ok());
+    EXPECT_TRUE(c.snapshot_in_progress());
+    return start;
+  }
+
+  // Appends a hand-made record to shard 0's log.
+  void ProduceRaw(const std::string& key, const std::string& value) {
+    KafkaSinkOptions so;
+    so.brokers = options_.brokers;
+    auto raw = KafkaSink::Create(so);
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE((*raw)->Produce(kTopic, key, value, {}, 0).ok());
+    ASSERT_TRUE((*raw)->Flush(absl::Seconds(10)).ok());
   }
 
   int64_t StartOffset() { return Watermark(/*end=*/false); }
@@ -140,25 +178,12 @@ TEST_F(ChangelogTest, BatchCutByACrashIsNotApplied) {
   int64_t epoch = 0;
   ASSERT_TRUE(absl::SimpleAtoi(*Get(local.get(), "p/0/c/epoch"), &epoch));
   std::string chunk(1, 'B');
-  auto fixed = [&](uint64_t v, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i) chunk.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  };
-  fixed(static_cast<uint64_t>(epoch), 8);
-  fixed(2, 8);  // seq
-  fixed(0, 4);  // chunk 0
-  fixed(2, 4);  // of 2
-  const std::string key = "p/0/s/Q/1:c/used", value = "20";
-  chunk += 'P';
-  chunk += static_cast<char>(key.size());
-  chunk += key;
-  chunk += static_cast<char>(value.size());
-  chunk += value;
-  KafkaSinkOptions so;
-  so.brokers = options_.brokers;
-  auto raw = KafkaSink::Create(so);
-  ASSERT_TRUE(raw.ok());
-  ASSERT_TRUE((*raw)->Produce(kTopic, "b/cut", chunk, {}, 0).ok());
-  ASSERT_TRUE((*raw)->Flush(absl::Seconds(10)).ok());
+  PutFixed(&chunk, static_cast<uint64_t>(epoch), 8);
+  PutFixed(&chunk, 2, 8);  // seq
+  PutFixed(&chunk, 0, 4);  // chunk 0
+  PutFixed(&chunk, 2, 4);  // of 2
+  PutOp(&chunk, "p/0/s/Q/1:c/used", "20");
+  ProduceRaw("b/cut", chunk);
 
   // The restart replays from its checkpoint: the cut batch stays out, so the
   // facts after offset 5 are re-processed against used=10, not 20.
@@ -379,10 +404,6 @@ TEST_F(ChangelogTest, FencedWriterWritesNoSnapshot) {
   EXPECT_EQ(a->snapshots_out(), 1);
 }
 
-// Keys of the stepped-snapshot tests: 60 of them, so that a snapshot of
-// ~100-byte chunks takes several steps.
-std::string StepKey(int i) { return absl::StrCat("p/0/s/K/1:k/", i < 10 ? "0" : "", i); }
-
 // A snapshot written in steps, with batches landing between its steps that
 // overwrite keys it wrote already and keys it has yet to write, delete one
 // and add others: a restore from any offset up to its first chunk builds on
@@ -393,12 +414,7 @@ TEST_F(ChangelogTest, ASnapshotInStepsAmongBatchesRestoresExactlyFromAnyStart) {
                              /*snapshot_step_bytes=*/300);
   auto local = NewMemoryStateStore();
   ASSERT_TRUE(writer->Acquire(0, local.get(), stop_).ok());
-  std::vector<WriteBatch::Op> first;
-  for (int i = 0; i < 60; ++i) first.push_back({StepKey(i), absl::StrCat("v0-", i, "-pad-pad")});
-  Write(*writer, local.get(), first);
-  const int64_t snapshot_start = EndOffset();
-  ASSERT_TRUE(writer->SnapshotIfDue(local.get(), stop_).ok());
-  ASSERT_TRUE(writer->snapshot_in_progress());
+  const int64_t snapshot_start = StartSteppedSnapshot(*writer, local.get());
   int steps = 1;
   for (int round = 1; writer->snapshot_in_progress(); ++round) {
     ASSERT_LT(round, 100) << "the snapshot never ended";
@@ -442,11 +458,7 @@ TEST_F(ChangelogTest, AShardFencedDuringItsSnapshotAbandonsIt) {
   auto a = NewChangelog(300, 1, 600);
   auto a_store = NewMemoryStateStore();
   ASSERT_TRUE(a->Acquire(0, a_store.get(), stop_).ok());
-  std::vector<WriteBatch::Op> first;
-  for (int i = 0; i < 60; ++i) first.push_back({StepKey(i), absl::StrCat("v0-", i, "-pad-pad")});
-  Write(*a, a_store.get(), first);
-  ASSERT_TRUE(a->SnapshotIfDue(a_store.get(), stop_).ok());
-  ASSERT_TRUE(a->snapshot_in_progress());
+  StartSteppedSnapshot(*a, a_store.get());
   auto b = NewChangelog();
   auto b_store = NewMemoryStateStore();
   ASSERT_TRUE(b->Acquire(0, b_store.get(), stop_).ok());
@@ -467,36 +479,20 @@ TEST_F(ChangelogTest, AStragglerOfAnAbandonedSnapshotIsIgnored) {
   auto writer = NewChangelog(300, 1, 300);
   auto local = NewMemoryStateStore();
   ASSERT_TRUE(writer->Acquire(0, local.get(), stop_).ok());
-  std::vector<WriteBatch::Op> first;
-  for (int i = 0; i < 60; ++i) first.push_back({StepKey(i), absl::StrCat("v0-", i, "-pad-pad")});
-  Write(*writer, local.get(), first);  // batch seq 1
-  const int64_t snapshot_start = EndOffset();
-  ASSERT_TRUE(writer->SnapshotIfDue(local.get(), stop_).ok());  // snapshot seq 2
-  ASSERT_TRUE(writer->snapshot_in_progress());
+  // Batch seq 1, then snapshot seq 2.
+  const int64_t snapshot_start = StartSteppedSnapshot(*writer, local.get());
   int64_t epoch = 0;
   ASSERT_TRUE(absl::SimpleAtoi(*Get(local.get(), "p/0/c/epoch"), &epoch));
   std::string chunk(1, 'S');
-  auto fixed = [&](uint64_t v, int bytes) {
-    for (int i = bytes - 1; i >= 0; --i) chunk.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  };
-  fixed(static_cast<uint64_t>(epoch), 8);
-  fixed(1, 8);  // an older seq
-  fixed(1, 4);  // chunk 1
-  fixed(0, 4);  // not the last
-  fixed(0, 8);  // fence offset
-  fixed(0, 8);  // verified
-  const std::string key = StepKey(99), value = "straggler";
-  chunk += 'P';
-  chunk += static_cast<char>(key.size());
-  chunk += key;
-  chunk += static_cast<char>(value.size());
-  chunk += value;
-  KafkaSinkOptions so;
-  so.brokers = options_.brokers;
-  auto raw = KafkaSink::Create(so);
-  ASSERT_TRUE(raw.ok());
-  ASSERT_TRUE((*raw)->Produce(kTopic, "s/straggler", chunk, {}, 0).ok());
-  ASSERT_TRUE((*raw)->Flush(absl::Seconds(10)).ok());
+  PutFixed(&chunk, static_cast<uint64_t>(epoch), 8);
+  PutFixed(&chunk, 1, 8);  // an older seq
+  PutFixed(&chunk, 1, 4);  // chunk 1
+  PutFixed(&chunk, 0, 4);  // not the last
+  PutFixed(&chunk, 0, 8);  // fence offset
+  PutFixed(&chunk, 0, 8);  // verified
+  const std::string key = StepKey(99);
+  PutOp(&chunk, key, "straggler");
+  ProduceRaw("s/straggler", chunk);
   for (int round = 0; writer->snapshot_in_progress(); ++round) {
     ASSERT_LT(round, 100);
     // (Its first check reads the straggler's gap: no fence there.)
