@@ -252,7 +252,6 @@ class ShardReplayer {
     stats_->ops_applied += static_cast<int64_t>(group_ops_.ops().size());
     EndGroup();
     ++stats_->batches_applied;
-    if (!based_ && pending_bytes_ >= kRestoreWriteBytes) return WritePending();
     return Checkpoint(offset);
   }
 
@@ -332,9 +331,7 @@ class ShardReplayer {
       pending_bytes_ += k.size() + v.size();
       ++stats_->ops_applied;
     }
-    if (!h.last) {
-      return pending_bytes_ >= kRestoreWriteBytes ? WritePending() : absl::OkStatus();
-    }
+    if (!h.last) return Checkpoint(offset);  // (no base yet: only writes)
     // Complete: the shard's state from here on.
     based_ = true;
     base_.active = false;
@@ -381,9 +378,12 @@ class ShardReplayer {
     pending_bytes_ = 0;
   }
 
+  // Marks `offset` as the point to resume from (only with a base: before
+  // one there is nothing to resume from) and writes the pending ops once
+  // they are large (a base still being read is written without a
+  // checkpoint: StartBase or Finish drops it if it never ends).
   absl::Status Checkpoint(int64_t offset) {
-    if (!based_) return absl::OkStatus();  // nothing to resume from yet
-    next_ = offset + 1;
+    if (based_) next_ = offset + 1;
     if (pending_bytes_ >= kRestoreWriteBytes) return WritePending();
     return absl::OkStatus();
   }
@@ -772,46 +772,45 @@ struct Changelog::SnapshotInProgress {
 Changelog::Changelog(ChangelogOptions o) : o_(std::move(o)) {}
 Changelog::~Changelog() = default;
 
-bool Changelog::snapshot_in_progress() const {
+const Changelog::SnapshotInProgress* Changelog::InProgress() const {
   for (const auto& [partition, w] : writers_) {
-    if (w.snapshot != nullptr) return true;
+    if (w.snapshot != nullptr) return w.snapshot.get();
   }
-  return false;
+  return nullptr;
 }
 
+bool Changelog::snapshot_in_progress() const { return InProgress() != nullptr; }
+
 absl::Duration Changelog::until_next_snapshot_step() const {
-  for (const auto& [partition, w] : writers_) {
-    if (w.snapshot != nullptr) {
-      return std::max(absl::ZeroDuration(), w.snapshot->next_step - absl::Now());
-    }
-  }
-  return absl::InfiniteDuration();
+  const SnapshotInProgress* snap = InProgress();
+  if (snap == nullptr) return absl::InfiniteDuration();
+  return std::max(absl::ZeroDuration(), snap->next_step - absl::Now());
 }
 
 absl::Status Changelog::SnapshotIfDue(StateStore* store, const std::atomic<bool>& stop) {
-  for (auto& [partition, w] : writers_) {
-    if (w.snapshot == nullptr) continue;
-    if (absl::Now() < w.snapshot->next_step) return absl::OkStatus();
-    absl::Status s = SnapshotStep(partition, w, stop);
-    if (!s.ok()) {
-      std::cerr << "changelog: snapshot of partition " << partition << ": " << s << "\n";
-      w.snapshot = nullptr;  // abandoned; a reader never completes it
-    }
-    return s;
+  // The shard whose snapshot goes on, else the first that is due one.
+  auto it = std::find_if(writers_.begin(), writers_.end(),
+                         [](const auto& e) { return e.second.snapshot != nullptr; });
+  if (it != writers_.end()) {
+    if (absl::Now() < it->second.snapshot->next_step) return absl::OkStatus();  // paced
+  } else {
+    it = std::find_if(writers_.begin(), writers_.end(), [&](const auto& e) {
+      const Writer& w = e.second;
+      const double due = std::max(static_cast<double>(o_.snapshot_min_bytes),
+                                  o_.snapshot_ratio * static_cast<double>(w.last_snapshot_bytes));
+      return static_cast<double>(w.bytes_since_snapshot) >= due;
+    });
+    if (it == writers_.end()) return absl::OkStatus();
   }
-  for (auto& [partition, w] : writers_) {
-    const double due = std::max(static_cast<double>(o_.snapshot_min_bytes),
-                                o_.snapshot_ratio * static_cast<double>(w.last_snapshot_bytes));
-    if (static_cast<double>(w.bytes_since_snapshot) < due) continue;
-    absl::Status s = StartSnapshot(partition, w, store, stop);
-    if (s.ok()) s = SnapshotStep(partition, w, stop);
-    if (!s.ok()) {
-      std::cerr << "changelog: snapshot of partition " << partition << ": " << s << "\n";
-      w.snapshot = nullptr;
-    }
-    return s;
+  auto& [partition, w] = *it;
+  absl::Status s =
+      w.snapshot != nullptr ? absl::OkStatus() : StartSnapshot(partition, w, store, stop);
+  if (s.ok()) s = SnapshotStep(partition, w, stop);
+  if (!s.ok()) {
+    std::cerr << "changelog: snapshot of partition " << partition << ": " << s << "\n";
+    w.snapshot = nullptr;  // abandoned; a reader never completes it
   }
-  return absl::OkStatus();
+  return s;
 }
 
 absl::Status Changelog::StartSnapshot(int32_t partition, Writer& w, StateStore* store,

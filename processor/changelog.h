@@ -174,7 +174,8 @@ class Changelog {
   // step abandons its snapshot; the next call starts another.
   [[nodiscard]] absl::Status SnapshotIfDue(StateStore* store, const std::atomic<bool>& stop);
   // A snapshot was started and is not finished: call SnapshotIfDue soon,
-  // even without a batch to append (its view pins old versions in RocksDB).
+  // even without a batch to append (its view pins memtables and files in
+  // RocksDB).
   bool snapshot_in_progress() const;
   // How long until the snapshot in progress may take its next step (zero:
   // now; infinite: none in progress).
@@ -215,6 +216,7 @@ class Changelog {
   absl::Status StartSnapshot(int32_t partition, Writer& w, StateStore* store,
                              const std::atomic<bool>& stop);
   absl::Status SnapshotStep(int32_t partition, Writer& w, const std::atomic<bool>& stop);
+  const SnapshotInProgress* InProgress() const;  // null: none
 
   friend absl::StatusOr<RestoreStats> RestoreWholeChangelog(const ChangelogOptions&, int,
                                                             StateStore*);

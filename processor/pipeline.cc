@@ -431,10 +431,10 @@ class StatefulStage final : public RebalanceListener {
     while (!stop.load()) {
       // A snapshot in progress goes on between polls even when no facts
       // come: the poll waits no longer than its next step.
-      const bool snapshotting = changelog_ != nullptr && changelog_->snapshot_in_progress();
-      auto records =
-          source->Poll(snapshotting ? std::min(kPollTimeout, changelog_->until_next_snapshot_step())
-                                    : kPollTimeout);
+      const absl::Duration next_step =
+          changelog_ != nullptr ? changelog_->until_next_snapshot_step() : absl::InfiniteDuration();
+      const bool snapshotting = next_step != absl::InfiniteDuration();
+      auto records = source->Poll(std::min(kPollTimeout, next_step));
       skip_.clear();  // a seek's shards: this poll is from their new position
       if (!records.ok()) {
         // A stop that interrupts a restore is a clean stop: the shard's
